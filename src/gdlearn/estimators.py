@@ -1,0 +1,698 @@
+"""scikit-learn compatible estimators that learn by gradient descent.
+
+:class:`LinearRegression` minimises the half mean squared error and
+:class:`LogisticRegression` the log loss (binary, or softmax for more than two
+classes), both optionally with L2/L1 penalties:
+
+.. math::
+
+    J(W, b) = \\frac{1}{m}\\sum_i s_i\\,\\ell(y_i, x_iW + b)
+              + \\frac{\\lambda_2}{2m}\\lVert W\\rVert^2 + \\frac{\\lambda_1}{m}\\lVert W\\rVert_1 .
+
+Each estimator is a thin shell: it validates its parameters and the data,
+builds an :class:`~gdlearn.objective.Objective`, lets
+:mod:`gdlearn.training` run the solver, and stores the result in attributes
+ending in ``_``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import training
+from ._params import validate_params
+from .exceptions import ConvergenceWarning
+from .losses import BinaryLogLoss, HalfSquaredError, Loss, MultinomialLogLoss, sigmoid, softmax
+from .objective import Objective, pack
+
+__all__ = ["LinearRegression", "LogisticRegression"]
+
+_COMMON_PARAMS_DOC = """
+    Parameters
+    ----------
+    solver : {"auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "fista", "lbfgs"}, default="auto"
+        The optimizer.  ``"gd"`` is the tutorial's update W ← W − α dW,
+        b ← b − α db.  ``"auto"`` picks L-BFGS for full-batch fits, FISTA with
+        an L1 penalty, and ``"gd"`` when ``learning_rate`` is a number or a
+        schedule or ``batch_size`` is set.  See ``docs/optimizers.md``.
+    learning_rate : float, "auto", "backtracking" or Schedule, default="auto"
+        The step size α.  ``"auto"`` is 1/L, L the Lipschitz constant of the
+        gradient (estimated by power iteration), so gradient descent cannot
+        diverge; ``"backtracking"`` is an Armijo line search; a
+        :mod:`gdlearn.schedules` object varies α with the step count.  A fixed
+        α above 2/L makes gradient descent diverge, and ``fit`` raises
+        :class:`~gdlearn.DivergenceError` saying so.
+    max_iter : int, default=1000
+        Maximum number of iterations (epochs with mini-batches).
+    tol : float, default=1e-4
+        Stop when the norm of the gradient (with L1, of the minimum-norm
+        subgradient) falls to ``tol``; measured in the solver's unit-free
+        coordinates when preconditioning.
+    fit_intercept : bool, default=True
+        Learn the bias b.  It is never penalised.
+    l2 : float, default=0.0
+        λ₂ of the penalty λ₂/(2m)‖W‖² (``Ridge(alpha=l2)``, ``C = 1/l2``).
+    l1 : float, default=0.0
+        λ₁ of the penalty λ₁/m‖W‖₁, applied by soft-thresholding (exact zeros).
+    batch_size : int or None, default=None
+        None: full-batch gradient descent, as in the tutorial.  An integer:
+        mini-batch descent with a fresh seeded shuffle each epoch; 1 is SGD.
+    shuffle : bool, default=True
+        Shuffle the samples each epoch (mini-batches only).
+    momentum : float, default=0.9
+        β for ``solver="momentum"`` and ``"nesterov"``.
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's moment decay rates.
+    epsilon : float, default=1e-8
+        ε of the adaptive methods.
+    rho : float, default=0.9
+        γ, RMSProp's decay rate.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (0.1 if None), stop when
+        the validation objective has not improved for ``n_iter_no_change``
+        iterations and restore the best parameters.
+    validation_fraction : float or None, default=None
+        Fraction held out to record validation loss and score in ``history_``.
+    n_iter_no_change : int, default=10
+        Patience of early stopping and of the mini-batch stopping rule.
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution.
+    precondition : "auto", bool, default="auto"
+        Solve in standardised coordinates (the answer is unchanged; see
+        :mod:`gdlearn.preconditioning`).  "auto": yes, unless ``learning_rate``
+        fixes α (a number, or a schedule with a numeric ``lr``), so that α
+        keeps the tutorial's meaning on the data as given.
+    record_path : bool, default=False
+        Record the parameters after every iteration in ``path_``.
+    checkpoint : str or path-like, default=None
+        File to save the training state to (see ``docs/reliability.md``).
+    checkpoint_every : int, default=100
+        Iterations between checkpoints.
+    checkpoint_seconds : float or None, default=None
+        Also checkpoint when this many seconds have passed since the last one.
+    random_state : int, RandomState or None, default=None
+        Seeds shuffling, the validation split and the power iteration; the
+        same data and seed give bit-identical results.
+    verbose : int, default=0
+        Print progress (1: every tenth of ``max_iter``, 2: every iteration).
+"""
+
+_COMMON_ATTRS_DOC = """
+    Attributes
+    ----------
+    n_iter_ : int
+        Iterations (epochs) run.
+    converged_ : bool
+        True if a stopping rule other than ``max_iter`` ended the fit.
+    loss_curve_ : list of float
+        J (penalties included) after k iterations, k = 0 .. n_iter_; the first
+        entry is the starting loss.
+    history_ : dict of lists
+        ``"loss"``, ``"grad_norm"``, and with validation ``"val_loss"``,
+        ``"val_score"``, ``"score"``, one entry per iteration from k = 0.
+    path_ : ndarray of shape (n_iter_ + 1, n_features + 1)
+        With ``record_path=True``: [W, b] after each iteration, in the user's
+        units ((n_iter_ + 1, n_outputs, n_features + 1) for several outputs).
+    solver_ : str
+        The solver that ran (``"auto"`` resolved).
+    learning_rate_ : float or None
+        The initial step size α used (None for L-BFGS and line searches).
+    lipschitz_ : float or None
+        The Lipschitz constant L, when it was needed (solver coordinates).
+    stop_reason_ : str
+    best_iteration_ : int or None
+        With early stopping, the iteration whose parameters were restored.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        When X is a DataFrame with string column names.
+"""
+
+
+class _GradientDescentModel(BaseEstimator):
+    """Shared machinery of the two estimators (not public)."""
+
+    def __init__(
+        self,
+        *,
+        solver="auto",
+        learning_rate="auto",
+        max_iter=1000,
+        tol=1e-4,
+        fit_intercept=True,
+        l2=0.0,
+        l1=0.0,
+        batch_size=None,
+        shuffle=True,
+        momentum=0.9,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        rho=0.9,
+        early_stopping=False,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        warm_start=False,
+        precondition="auto",
+        record_path=False,
+        checkpoint=None,
+        checkpoint_every=100,
+        checkpoint_seconds=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.l2 = l2
+        self.l1 = l1
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.rho = rho
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.precondition = precondition
+        self.record_path = record_path
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ---------------------------------------------------------------- tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------ to be specialised
+    def _encode_targets(self, y, *, first_call: bool) -> tuple[np.ndarray, Loss]:
+        raise NotImplementedError
+
+    def _score_theta(self, theta, X, y, sample_weight) -> float:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- helpers
+    def _config(self) -> training.Config:
+        return training.Config(
+            solver=self.solver,
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            fit_intercept=self.fit_intercept,
+            l2=self.l2,
+            l1=self.l1,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            momentum=self.momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            rho=self.rho,
+            precondition=self.precondition,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+        )
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+
+    def _validate_X_y(self, X, y, sample_weight, reset: bool):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=np.float64,
+            multi_output=not self._is_classifier,
+            y_numeric=not self._is_classifier,
+        )
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if not np.any(sample_weight > 0):
+            raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight.")
+        return X, y, sample_weight
+
+    def _initial_theta(self, Y, loss, sample_weight, coef_init, intercept_init, n_features) -> np.ndarray:
+        k = Y.shape[1]
+        if self.warm_start and hasattr(self, "_theta"):
+            return self._theta.copy()
+        W = np.zeros((n_features, k))
+        if coef_init is not None:
+            W = np.asarray(coef_init, dtype=float).reshape(k, n_features).T.copy()
+        if intercept_init is not None:
+            b = np.broadcast_to(np.asarray(intercept_init, dtype=float), (k,)).copy()
+        elif self.fit_intercept:
+            # start at the best constant model: b = link(weighted mean of y)
+            b = loss.link(np.average(Y, axis=0, weights=sample_weight))
+        else:
+            b = np.zeros(k)
+        return pack(W, b)
+
+    def _split_validation(self, X, y, Y, sample_weight, seed):
+        fraction = self.validation_fraction
+        if fraction is None and self.early_stopping:
+            fraction = 0.1
+        if fraction is None:
+            return (X, y, Y, sample_weight), None
+        stratify = y if self._is_classifier else None
+        try:
+            parts = train_test_split(
+                X, y, Y, sample_weight, test_size=fraction, random_state=seed, stratify=stratify
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"validation_fraction={fraction}: cannot hold out a validation set from "
+                f"{X.shape[0]} samples ({exc}). Use more data, a larger validation_fraction, "
+                "or early_stopping=False."
+            ) from None
+        X_tr, X_va, y_tr, y_va, Y_tr, Y_va, sw_tr, sw_va = parts
+        return (X_tr, y_tr, Y_tr, sw_tr), (X_va, y_va, Y_va, sw_va)
+
+    def get_objective(self, X, y, sample_weight=None) -> Objective:
+        """The objective J(θ) this estimator minimises on (X, y), with its penalties.
+
+        Useful to evaluate the loss surface, check the gradient, or compare
+        solvers.  θ has shape (n_features + 1, n_outputs): W, then b in the
+        last row; for a fitted model ``pack(coef_.T, intercept_)`` is its θ.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        Objective
+        """
+        est = clone(self)
+        if hasattr(self, "classes_"):
+            est.classes_ = self.classes_
+        X, y, sw = est._validate_X_y(X, y, sample_weight, reset=True)
+        Y, loss = est._encode_targets(y, first_call=not hasattr(est, "classes_"))
+        return est._make_objective(X, Y, loss, sw)
+
+    @property
+    def theta_(self) -> np.ndarray:
+        """Fitted parameters packed as θ, shape (n_features + 1, n_outputs)."""
+        check_is_fitted(self, "_theta")
+        return self._theta.copy()
+
+    def _make_objective(self, X, Y, loss, sample_weight, penalty_norm=None) -> Objective:
+        sw = None if np.all(sample_weight == 1.0) else sample_weight
+        return Objective(
+            X,
+            Y,
+            loss,
+            sample_weight=sw,
+            fit_intercept=self.fit_intercept,
+            l2=self.l2,
+            l1=self.l1,
+            penalty_norm=penalty_norm,
+        )
+
+    def _progress_printer(self, max_iter):
+        if not self.verbose:
+            return None
+        every = 1 if self.verbose >= 2 else max(1, max_iter // 10)
+        name = type(self).__name__
+
+        def callback(info):
+            if info.iteration % every == 0 or info.iteration == 1:
+                print(f"{name}: iteration {info.iteration}, loss = {info.loss:.8g}, grad norm = {info.grad_norm:.3g}")
+
+        return callback
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None, *, coef_init=None, intercept_init=None, callback=None, resume=False):
+        """Fit the model by minimising J with the configured solver.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (or (n_samples, n_targets) for regression)
+        sample_weight : array-like of shape (n_samples,), optional
+            sᵢ ≥ 0; J = (1/m) Σ sᵢ ℓᵢ with m = Σ sᵢ, so a weight of 2 is the
+            same as repeating the sample.
+        coef_init : array-like of shape (n_features,) or (n_outputs, n_features), optional
+            Starting W (default zeros).
+        intercept_init : float or array-like of shape (n_outputs,), optional
+            Starting b (default: the best constant model, link(mean y)).
+        callback : callable, optional
+            Called after each iteration with a :class:`gdlearn.solver.IterationInfo`;
+            return True to stop.
+        resume : bool, default=False
+            Continue from the file named by ``checkpoint`` (see ``docs/reliability.md``).
+
+        Returns
+        -------
+        self
+        """
+        validate_params(self)
+        X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=not (self.warm_start and hasattr(self, "_theta")))
+        Y, loss = self._encode_targets(y, first_call=True)
+        seed = self._seed()
+        (X_tr, y_tr, Y_tr, sw_tr), val = self._split_validation(X, y, Y, sample_weight, seed)
+        objective = self._make_objective(X_tr, Y_tr, loss, sw_tr)
+        cfg = self._config()
+        session = training.start_session(objective, cfg, seed)
+        theta0 = self._initial_theta(Y_tr, loss, sw_tr, coef_init, intercept_init, X.shape[1])
+        validation = None
+        if val is not None:
+            X_va, y_va, Y_va, sw_va = val
+            val_obj = self._make_objective(X_va, Y_va, loss, sw_va, penalty_norm=objective.penalty_norm)
+
+            def score_fn(theta):
+                return (
+                    self._score_theta(theta, X_va, y_va, sw_va),
+                    self._score_theta(theta, X_tr, y_tr, sw_tr),
+                )
+
+            validation = (val_obj, score_fn)
+        result = self._run(session, objective, cfg, theta0, self.max_iter, validation, callback, resume=resume)
+        self._session = session
+        self._store(result, session, objective)
+        return self
+
+    def _run(self, session, objective, cfg, theta0, max_iter, validation, callback, resume=False):
+        callbacks = [c for c in (callback, self._progress_printer(max_iter)) if c is not None]
+
+        def combined(info):
+            stop = False
+            for c in callbacks:
+                stop = bool(c(info)) or stop
+            return stop
+
+        checkpoint = None
+        if self.checkpoint is not None:
+            from .checkpoint import Checkpointer
+
+            checkpointer = Checkpointer(self, session, every=self.checkpoint_every, seconds=self.checkpoint_seconds)
+            if resume:
+                checkpointer.restore(objective)
+            checkpoint = checkpointer
+        elif resume:
+            raise ValueError("resume=True needs the checkpoint parameter: the file to resume from.")
+        remaining = max_iter - (session.state.iteration if (resume and session.state is not None) else 0)
+        result = training.run(
+            session,
+            objective,
+            cfg,
+            theta0=theta0,
+            max_iter=max(remaining, 0),
+            validation=validation,
+            callback=combined if callbacks else None,
+            record_path=self.record_path,
+            checkpoint=checkpoint,
+        )
+        if not result.converged and result.stop_reason == "max_iter":
+            warnings.warn(
+                f"{type(self).__name__} stopped after max_iter={self.max_iter} iterations before the "
+                f"gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}. "
+                "Increase max_iter, loosen tol, or use solver='auto' (L-BFGS) which converges in far "
+                "fewer iterations.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return result
+
+    def _store(self, result, session, objective) -> None:
+        self._theta = result.theta
+        W, b = result.theta[:-1], result.theta[-1]
+        self._set_coef(W, b)
+        self.n_iter_ = int(result.n_iter)
+        self.converged_ = bool(result.converged)
+        self.stop_reason_ = result.stop_reason
+        self.history_ = {k: list(v) for k, v in result.history.items()}
+        self.loss_curve_ = list(result.history["loss"])
+        self.best_iteration_ = result.best_iteration
+        self.solver_ = session.solver
+        self.learning_rate_ = session.optimizer.initial_lr
+        self.lipschitz_ = session.lipschitz
+        if result.path is not None:
+            path = np.stack([np.vstack([p[:-1], p[-1:]]).T for p in result.path])  # (steps, k, p+1)
+            self.path_ = path[:, 0, :] if path.shape[1] == 1 else path
+        elif hasattr(self, "path_"):
+            del self.path_
+
+    def _set_coef(self, W, b) -> None:
+        raise NotImplementedError
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of (mini-batch) gradient descent on the given data.
+
+        The optimizer state (momentum, Adam moments), the schedule's step count
+        and the shuffling seed carry over between calls, so k calls on the same
+        data equal ``fit`` with ``max_iter=k`` and the same ``random_state``.
+        Preconditioning statistics and ``learning_rate="auto"`` are fixed on the
+        first call's data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like, optional
+            All the class labels (classifier; required on the first call).
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        validate_params(self)
+        first = not hasattr(self, "_session") or not getattr(self, "_partial", False)
+        if first and self._is_classifier:
+            if classes is None:
+                raise ValueError(
+                    "partial_fit: classes must be given on the first call (all the labels the model will see), "
+                    "e.g. partial_fit(X, y, classes=np.unique(y_all))."
+                )
+        X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=first)
+        if first and self._is_classifier:
+            self._set_classes(np.asarray(classes))
+        Y, loss = self._encode_targets(y, first_call=False)
+        if self.solver not in ("auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"):
+            raise ValueError(
+                f"partial_fit needs a solver that steps on mini-batches; solver={self.solver!r} works on "
+                "full batches only. Use 'gd', 'momentum', 'nesterov', 'adagrad', 'rmsprop' or 'adam'."
+            )
+        cfg = self._config()
+        batch = cfg.batch_size if cfg.batch_size is not None else X.shape[0]
+        cfg.batch_size = batch
+        if cfg.solver == "auto":
+            cfg.solver = "gd"
+        objective = self._make_objective(X, Y, loss, sample_weight)
+        if first:
+            session = training.start_session(objective, cfg, self._seed())
+            theta0 = self._initial_theta(Y, loss, sample_weight, None, None, X.shape[1])
+        else:
+            session = self._session
+            theta0 = self._theta
+        result = training.run(session, objective, cfg, theta0=theta0, max_iter=1, record_path=self.record_path)
+        self._session = session
+        self._partial = True
+        self._store(result, session, objective)
+        return self
+
+    # ------------------------------------------------------------ predict
+    def _decision(self, X) -> np.ndarray:
+        check_is_fitted(self, "_theta")
+        X = validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
+        return np.asarray(X @ self._theta[:-1] + self._theta[-1])
+
+
+_GradientDescentModel.__doc__ = "Base of the gdlearn estimators." + _COMMON_PARAMS_DOC
+
+
+class LinearRegression(RegressorMixin, _GradientDescentModel):
+    """Linear regression ŷ = XW + b trained by gradient descent.
+
+    Minimises the half mean squared error J(W, b) = 1/(2m) Σ (ŷᵢ − yᵢ)² (plus
+    optional penalties).  The gradient shared with logistic regression is
+    dW = (1/m) Xᵀ(Ŷ − Y), db = (1/m) Σ(ŷᵢ − yᵢ), and gradient descent updates
+    W ← W − α dW, b ← b − α db.
+    """ + _COMMON_PARAMS_DOC + _COMMON_ATTRS_DOC + """
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+
+    Examples
+    --------
+    >>> from gdlearn import LinearRegression
+    >>> from gdlearn.datasets import load_housing
+    >>> X, y = load_housing(return_X_y=True)
+    >>> model = LinearRegression().fit(X, y)
+    >>> model.converged_
+    True
+    >>> round(model.score(X, y), 3)
+    0.734
+    """
+
+    _is_classifier = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _encode_targets(self, y, *, first_call):
+        y = np.asarray(y, dtype=float)
+        self._y_ndim = y.ndim if first_call or not hasattr(self, "_y_ndim") else self._y_ndim
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        return Y, HalfSquaredError()
+
+    def _score_theta(self, theta, X, y, sample_weight):
+        pred = np.asarray(X @ theta[:-1] + theta[-1])
+        return float(r2_score(y, pred[:, 0] if np.ndim(y) == 1 else pred, sample_weight=sample_weight))
+
+    def _set_coef(self, W, b):
+        if self._y_ndim == 1:
+            self.coef_ = W[:, 0].copy()
+            self.intercept_ = float(b[0]) if self.fit_intercept else 0.0
+        else:
+            self.coef_ = W.T.copy()
+            self.intercept_ = b.copy() if self.fit_intercept else np.zeros_like(b)
+
+    def predict(self, X):
+        """Predicted values ŷ = XW + b.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        z = self._decision(X)
+        return z[:, 0] if self._y_ndim == 1 else z
+
+
+class LogisticRegression(ClassifierMixin, _GradientDescentModel):
+    """Logistic regression ŷ = σ(XW + b) trained by gradient descent.
+
+    Minimises the log loss J = −(1/m) Σ [y log ŷ + (1 − y) log(1 − ŷ)] (plus
+    optional penalties).  With more than two classes it uses the softmax
+    (multinomial) model P = softmax(XW + b) and J = −(1/m) Σ log P[i, yᵢ].  In
+    both cases dW = (1/m) Xᵀ(P − Y_onehot), db = (1/m) Σ (P − Y_onehot) — the
+    same gradient as linear regression.  Labels may be any values (strings
+    included); they are kept in ``classes_``.
+    """ + _COMMON_PARAMS_DOC + _COMMON_ATTRS_DOC + """
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+
+    Examples
+    --------
+    >>> from gdlearn import LogisticRegression
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), LogisticRegression(l2=1.0)).fit(X, y)
+    >>> round(clf.score(X, y), 2)
+    0.99
+    """
+
+    _is_classifier = True
+
+    def _set_classes(self, classes):
+        encoder = LabelEncoder().fit(classes)
+        self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"LogisticRegression needs samples of at least two classes; y has only one class: "
+                f"{self.classes_[0]!r}. Check the target column."
+            )
+
+    def _encode_targets(self, y, *, first_call):
+        if type_of_target(y) == "continuous":
+            raise ValueError(
+                "LogisticRegression is a classifier, but y looks continuous (non-integer numbers such as "
+                f"{np.asarray(y).ravel()[0]!r}). Use LinearRegression for a numeric target, or give class labels."
+            )
+        check_classification_targets(y)
+        if first_call:
+            self._set_classes(np.unique(y))
+        else:
+            unseen = np.setdiff1d(np.unique(y), self.classes_)
+            if unseen.size:
+                raise ValueError(
+                    f"y contains labels not in classes_={list(self.classes_)}: {list(unseen)}. "
+                    "Pass every label in classes= on the first partial_fit call."
+                )
+        idx = np.searchsorted(self.classes_, y)
+        K = len(self.classes_)
+        if K == 2:
+            return idx.astype(float).reshape(-1, 1), BinaryLogLoss()
+        Y = np.zeros((len(idx), K))
+        Y[np.arange(len(idx)), idx] = 1.0
+        return Y, MultinomialLogLoss()
+
+    def _score_theta(self, theta, X, y, sample_weight):
+        z = np.asarray(X @ theta[:-1] + theta[-1])
+        pred = self.classes_[(z[:, 0] > 0).astype(int)] if z.shape[1] == 1 else self.classes_[z.argmax(1)]
+        return float(accuracy_score(y, pred, sample_weight=sample_weight))
+
+    def _set_coef(self, W, b):
+        self.coef_ = W.T.copy()
+        self.intercept_ = b.copy() if self.fit_intercept else np.zeros_like(b)
+
+    def decision_function(self, X):
+        """Scores z = XW + b.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for two classes (the score of
+        ``classes_[1]``), else (n_samples, n_classes).
+        """
+        z = self._decision(X)
+        return z[:, 0] if z.shape[1] == 1 else z
+
+    def predict_proba(self, X):
+        """Class probabilities: [1 − σ(z), σ(z)] for two classes, softmax(z) otherwise.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes); rows sum to 1.
+        """
+        z = self._decision(X)
+        if z.shape[1] == 1:
+            p = sigmoid(z[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return softmax(z)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed stably from the scores."""
+        from scipy.special import log_expit, log_softmax
+
+        z = self._decision(X)
+        if z.shape[1] == 1:
+            return np.column_stack([log_expit(-z[:, 0]), log_expit(z[:, 0])])
+        return log_softmax(z, axis=1)
+
+    def predict(self, X):
+        """The most probable class of each sample, shape (n_samples,)."""
+        z = self._decision(X)
+        if z.shape[1] == 1:
+            return self.classes_[(z[:, 0] > 0).astype(int)]
+        return self.classes_[np.argmax(z, axis=1)]
+

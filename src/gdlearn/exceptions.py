@@ -1,0 +1,60 @@
+"""Warnings and errors raised by gdlearn."""
+
+from __future__ import annotations
+
+from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
+
+__all__ = ["ConvergenceWarning", "DivergenceError", "FitInterrupted"]
+
+
+class ConvergenceWarning(_SklearnConvergenceWarning):
+    """The solver stopped (``max_iter``) before the gradient norm reached ``tol``.
+
+    A subclass of scikit-learn's ``ConvergenceWarning``, so filters written for
+    scikit-learn apply to gdlearn too.
+    """
+
+
+class DivergenceError(ArithmeticError):
+    """The loss grew without bound (or stopped being finite) during a fit.
+
+    Attributes
+    ----------
+    iteration : int
+        Iteration at which divergence was detected.
+    loss : float
+        The objective at that iteration (may be inf or nan).
+    learning_rate : float or None
+        The step size in use.
+    max_stable_learning_rate : float or None
+        2/L for plain gradient descent (L: Lipschitz constant of the gradient).
+    history : dict of lists or None
+        ``"loss"`` and ``"grad_norm"`` up to the iteration of divergence, in
+        the user's units, for plotting what happened.
+    """
+
+    def __init__(
+        self,
+        message,
+        *,
+        iteration=None,
+        loss=None,
+        learning_rate=None,
+        max_stable_learning_rate=None,
+        history=None,
+    ):
+        super().__init__(message)
+        self.history = history
+        self.iteration = iteration
+        self.loss = loss
+        self.learning_rate = learning_rate
+        self.max_stable_learning_rate = max_stable_learning_rate
+
+
+class FitInterrupted(KeyboardInterrupt):
+    """A fit was interrupted (Ctrl-C); ``checkpoint`` names the file saved, if any."""
+
+    def __init__(self, message, *, checkpoint=None, iteration=None):
+        super().__init__(message)
+        self.checkpoint = checkpoint
+        self.iteration = iteration

@@ -1,0 +1,168 @@
+"""Pointwise losses on the raw score ``z``.
+
+Every loss here is written as a function of the raw score ``z = XW + b`` (before
+the link), together with its *inverse link* ``h`` that turns the score into a
+prediction ``ŷ = h(z)``.  The three losses are chosen so that, for all of them,
+
+.. math::
+
+    \\frac{\\partial \\ell(y, z)}{\\partial z} = h(z) - y .
+
+This is the key result of the tutorial: linear regression (identity link,
+half squared error), logistic regression (sigmoid link, log loss) and softmax
+regression (softmax link, multinomial log loss) share one gradient.  The
+coefficient gradient built from it lives in exactly one place,
+:mod:`gdlearn.objective`.
+
+Shapes: ``y`` and ``z`` are ``(n_samples, n_outputs)`` arrays of floats.  For
+the binary log loss ``n_outputs == 1`` and ``y`` holds 0/1; for the multinomial
+loss ``y`` is one-hot with ``n_outputs == n_classes``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import log_expit, logsumexp
+from scipy.special import expit as _expit
+from scipy.special import softmax as _softmax
+
+__all__ = [
+    "Loss",
+    "HalfSquaredError",
+    "BinaryLogLoss",
+    "MultinomialLogLoss",
+    "sigmoid",
+    "softmax",
+]
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid σ(z) = 1 / (1 + e^(−z)), without overflow or warnings.
+
+    Its derivative is σ'(z) = σ(z)(1 − σ(z)).
+
+    Parameters
+    ----------
+    z : ndarray of any shape
+
+    Returns
+    -------
+    ndarray of the same shape, values in [0, 1].
+    """
+    return _expit(z)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax: p_k = e^(z_k) / Σ_j e^(z_j), computed stably.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes); each row sums to 1.
+    """
+    return _softmax(z, axis=1)
+
+
+class Loss:
+    """A pointwise loss ℓ(y, z) on the raw score, with its inverse link ŷ = h(z).
+
+    Subclasses define :meth:`pointwise` and :meth:`inverse_link`.  The
+    attribute ``curvature`` bounds the second derivative of ℓ in z (the largest
+    eigenvalue of its Hessian in z); it scales the Lipschitz constant of the
+    coefficient gradient: L = curvature × λ_max([X 1]ᵀ[X 1] / m).
+    """
+
+    name: str = "loss"
+    curvature: float = 1.0
+    is_classification: bool = False
+
+    def pointwise(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Loss of each sample, shape (n_samples,)."""
+        raise NotImplementedError
+
+    def inverse_link(self, z: np.ndarray) -> np.ndarray:
+        """Prediction ŷ = h(z), shape (n_samples, n_outputs)."""
+        raise NotImplementedError
+
+    def link(self, y_mean: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`inverse_link`: the score whose prediction is ``y_mean``.
+
+        Used to start the intercept at the best constant model.
+        """
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class HalfSquaredError(Loss):
+    """ℓ(y, z) = ½ (z − y)² summed over outputs, identity link ŷ = z.
+
+    The ½ is part of the definition (the tutorial's J = 1/(2m) Σ (ŷ − y)²): it
+    makes dℓ/dz = ŷ − y exactly.
+    """
+
+    name = "squared_error"
+    curvature = 1.0
+
+    def pointwise(self, y, z):
+        d = z - y
+        return 0.5 * np.einsum("ij,ij->i", d, d)
+
+    def inverse_link(self, z):
+        return z
+
+    def link(self, y_mean):
+        return np.asarray(y_mean, dtype=float)
+
+
+class BinaryLogLoss(Loss):
+    """ℓ(y, z) = −y log σ(z) − (1 − y) log(1 − σ(z)), sigmoid link ŷ = σ(z).
+
+    Computed from the score as ``-y·log_expit(z) - (1-y)·log_expit(-z)``, so it
+    never takes log(0): it is finite and accurate for any finite z (|z| = 1e4
+    and beyond), including the tiny losses of confidently right predictions.
+    The second derivative σ(z)(1 − σ(z)) is at most ¼, hence ``curvature = 0.25``.
+    """
+
+    name = "log_loss"
+    curvature = 0.25
+    is_classification = True
+
+    def pointwise(self, y, z):
+        y = y[:, 0]
+        z = z[:, 0]
+        return -(y * log_expit(z) + (1.0 - y) * log_expit(-z))
+
+    def inverse_link(self, z):
+        return _expit(z)
+
+    def link(self, y_mean):
+        p = np.clip(np.asarray(y_mean, dtype=float), 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p)
+
+
+class MultinomialLogLoss(Loss):
+    """ℓ(y, z) = logsumexp(z) − Σ_k y_k z_k, softmax link ŷ = softmax(z).
+
+    ``y`` is one-hot (n_samples, n_classes).  The Hessian in z,
+    diag(p) − ppᵀ, has largest eigenvalue at most ½, hence ``curvature = 0.5``.
+    """
+
+    name = "multinomial_log_loss"
+    curvature = 0.5
+    is_classification = True
+
+    def pointwise(self, y, z):
+        return logsumexp(z, axis=1) - np.einsum("ij,ij->i", y, z)
+
+    def inverse_link(self, z):
+        return _softmax(z, axis=1)
+
+    def link(self, y_mean):
+        p = np.clip(np.asarray(y_mean, dtype=float), 1e-12, None)
+        logp = np.log(p)
+        return logp - logp.mean()

@@ -1,0 +1,23 @@
+"""Optimizers with explicit state, built from small blocks (see ``docs/optimizers.md``)."""
+
+from .backtracking import Backtracking
+from .base import Optimizer
+from .factory import SOLVERS, make_optimizer, resolve_solver
+from .fista import FISTA
+from .lbfgs import LBFGS
+from .schedules import Constant, ExponentialDecay, InverseDecay, Schedule, StepDecay
+
+__all__ = [
+    "Optimizer",
+    "Backtracking",
+    "FISTA",
+    "LBFGS",
+    "SOLVERS",
+    "make_optimizer",
+    "resolve_solver",
+    "Schedule",
+    "Constant",
+    "ExponentialDecay",
+    "InverseDecay",
+    "StepDecay",
+]
