@@ -26,10 +26,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import training
 from ._params import validate_params
+from ._validation import check_fit_data, check_predict_data
 from .exceptions import ConvergenceWarning
 from .losses import BinaryLogLoss, HalfSquaredError, Loss, MultinomialLogLoss, sigmoid, softmax
 from .objective import Objective, pack
@@ -236,20 +237,7 @@ class _GradientDescentModel(BaseEstimator):
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
 
     def _validate_X_y(self, X, y, sample_weight, reset: bool):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            accept_sparse="csr",
-            dtype=np.float64,
-            multi_output=not self._is_classifier,
-            y_numeric=not self._is_classifier,
-        )
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        if not np.any(sample_weight > 0):
-            raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight.")
-        return X, y, sample_weight
+        return check_fit_data(self, X, y, sample_weight, reset=reset, classifier=self._is_classifier)
 
     def _initial_theta(self, Y, loss, sample_weight, coef_init, intercept_init, n_features) -> np.ndarray:
         k = Y.shape[1]
@@ -275,9 +263,7 @@ class _GradientDescentModel(BaseEstimator):
             return (X, y, Y, sample_weight), None
         stratify = y if self._is_classifier else None
         try:
-            parts = train_test_split(
-                X, y, Y, sample_weight, test_size=fraction, random_state=seed, stratify=stratify
-            )
+            parts = train_test_split(X, y, Y, sample_weight, test_size=fraction, random_state=seed, stratify=stratify)
         except ValueError as exc:
             raise ValueError(
                 f"validation_fraction={fraction}: cannot hold out a validation set from "
@@ -368,9 +354,16 @@ class _GradientDescentModel(BaseEstimator):
         self
         """
         validate_params(self)
-        X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=not (self.warm_start and hasattr(self, "_theta")))
+        X, y, sample_weight = self._validate_X_y(
+            X, y, sample_weight, reset=not (self.warm_start and hasattr(self, "_theta"))
+        )
         Y, loss = self._encode_targets(y, first_call=True)
-        seed = self._seed()
+        if resume and self.checkpoint is not None:  # the seed of the interrupted run, even if random_state=None
+            from .checkpoint import read_checkpoint
+
+            seed = read_checkpoint(self.checkpoint).seed
+        else:
+            seed = self._seed()
         (X_tr, y_tr, Y_tr, sw_tr), val = self._split_validation(X, y, Y, sample_weight, seed)
         objective = self._make_objective(X_tr, Y_tr, loss, sw_tr)
         cfg = self._config()
@@ -390,6 +383,7 @@ class _GradientDescentModel(BaseEstimator):
             validation = (val_obj, score_fn)
         result = self._run(session, objective, cfg, theta0, self.max_iter, validation, callback, resume=resume)
         self._session = session
+        self._partial = False
         self._store(result, session, objective)
         return self
 
@@ -406,7 +400,9 @@ class _GradientDescentModel(BaseEstimator):
         if self.checkpoint is not None:
             from .checkpoint import Checkpointer
 
-            checkpointer = Checkpointer(self, session, every=self.checkpoint_every, seconds=self.checkpoint_seconds)
+            checkpointer = Checkpointer(
+                self, session, every=self.checkpoint_every, seconds=self.checkpoint_seconds, objective=objective
+            )
             if resume:
                 checkpointer.restore(objective)
             checkpoint = checkpointer
@@ -479,15 +475,15 @@ class _GradientDescentModel(BaseEstimator):
         self
         """
         validate_params(self)
-        first = not hasattr(self, "_session") or not getattr(self, "_partial", False)
-        if first and self._is_classifier:
-            if classes is None:
-                raise ValueError(
-                    "partial_fit: classes must be given on the first call (all the labels the model will see), "
-                    "e.g. partial_fit(X, y, classes=np.unique(y_all))."
-                )
-        X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=first)
-        if first and self._is_classifier:
+        first = not getattr(self, "_partial", False)  # first partial_fit call (after fit, or ever)
+        fitted = hasattr(self, "_theta")
+        if first and self._is_classifier and not fitted and classes is None:
+            raise ValueError(
+                "partial_fit: classes must be given on the first call (all the labels the model will see), "
+                "e.g. partial_fit(X, y, classes=np.unique(y_all))."
+            )
+        X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=first and not fitted)
+        if first and self._is_classifier and classes is not None:
             self._set_classes(np.asarray(classes))
         Y, loss = self._encode_targets(y, first_call=False)
         if self.solver not in ("auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"):
@@ -503,7 +499,10 @@ class _GradientDescentModel(BaseEstimator):
         objective = self._make_objective(X, Y, loss, sample_weight)
         if first:
             session = training.start_session(objective, cfg, self._seed())
-            theta0 = self._initial_theta(Y, loss, sample_weight, None, None, X.shape[1])
+            if fitted:  # continue from the coefficients of an earlier fit
+                theta0 = self._theta
+            else:
+                theta0 = self._initial_theta(Y, loss, sample_weight, None, None, X.shape[1])
         else:
             session = self._session
             theta0 = self._theta
@@ -516,7 +515,7 @@ class _GradientDescentModel(BaseEstimator):
     # ------------------------------------------------------------ predict
     def _decision(self, X) -> np.ndarray:
         check_is_fitted(self, "_theta")
-        X = validate_data(self, X, reset=False, accept_sparse="csr", dtype=np.float64)
+        X = check_predict_data(self, X)
         return np.asarray(X @ self._theta[:-1] + self._theta[-1])
 
 
@@ -524,13 +523,17 @@ _GradientDescentModel.__doc__ = "Base of the gdlearn estimators." + _COMMON_PARA
 
 
 class LinearRegression(RegressorMixin, _GradientDescentModel):
-    """Linear regression ŷ = XW + b trained by gradient descent.
+    (
+        """Linear regression ŷ = XW + b trained by gradient descent.
 
     Minimises the half mean squared error J(W, b) = 1/(2m) Σ (ŷᵢ − yᵢ)² (plus
     optional penalties).  The gradient shared with logistic regression is
     dW = (1/m) Xᵀ(Ŷ − Y), db = (1/m) Σ(ŷᵢ − yᵢ), and gradient descent updates
     W ← W − α dW, b ← b − α db.
-    """ + _COMMON_PARAMS_DOC + _COMMON_ATTRS_DOC + """
+    """
+        + _COMMON_PARAMS_DOC
+        + _COMMON_ATTRS_DOC
+        + """
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
     intercept_ : float or ndarray of shape (n_targets,)
 
@@ -545,6 +548,7 @@ class LinearRegression(RegressorMixin, _GradientDescentModel):
     >>> round(model.score(X, y), 3)
     0.734
     """
+    )
 
     _is_classifier = False
 
@@ -587,7 +591,8 @@ class LinearRegression(RegressorMixin, _GradientDescentModel):
 
 
 class LogisticRegression(ClassifierMixin, _GradientDescentModel):
-    """Logistic regression ŷ = σ(XW + b) trained by gradient descent.
+    (
+        """Logistic regression ŷ = σ(XW + b) trained by gradient descent.
 
     Minimises the log loss J = −(1/m) Σ [y log ŷ + (1 − y) log(1 − ŷ)] (plus
     optional penalties).  With more than two classes it uses the softmax
@@ -595,7 +600,10 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
     both cases dW = (1/m) Xᵀ(P − Y_onehot), db = (1/m) Σ (P − Y_onehot) — the
     same gradient as linear regression.  Labels may be any values (strings
     included); they are kept in ``classes_``.
-    """ + _COMMON_PARAMS_DOC + _COMMON_ATTRS_DOC + """
+    """
+        + _COMMON_PARAMS_DOC
+        + _COMMON_ATTRS_DOC
+        + """
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
     intercept_ : ndarray of shape (1,) or (n_classes,)
@@ -611,6 +619,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
     >>> round(clf.score(X, y), 2)
     0.99
     """
+    )
 
     _is_classifier = True
 
@@ -620,14 +629,15 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"LogisticRegression needs samples of at least two classes; y has only one class: "
-                f"{self.classes_[0]!r}. Check the target column."
+                f"{_plain(self.classes_[0])!r}. Check the target column."
             )
 
     def _encode_targets(self, y, *, first_call):
         if type_of_target(y) == "continuous":
             raise ValueError(
                 "LogisticRegression is a classifier, but y looks continuous (non-integer numbers such as "
-                f"{np.asarray(y).ravel()[0]!r}). Use LinearRegression for a numeric target, or give class labels."
+                f"{_plain(np.asarray(y).ravel()[0])!r}). Use LinearRegression for a numeric target, "
+                "or give class labels."
             )
         check_classification_targets(y)
         if first_call:
@@ -677,7 +687,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         z = self._decision(X)
         if z.shape[1] == 1:
             p = sigmoid(z[:, 0])
-            return np.column_stack([1.0 - p, p])
+            return np.column_stack([sigmoid(-z[:, 0]), p])
         return softmax(z)
 
     def predict_log_proba(self, X):
@@ -696,3 +706,7 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
             return self.classes_[(z[:, 0] > 0).astype(int)]
         return self.classes_[np.argmax(z, axis=1)]
 
+
+def _plain(value):
+    """A NumPy scalar as the plain Python value (for messages)."""
+    return value.item() if hasattr(value, "item") else value

@@ -6,8 +6,8 @@ moves, and compare (J(θ + εeⱼ) − J(θ − εeⱼ)) / 2ε with the analytic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -22,8 +22,8 @@ loss ``y`` is one-hot with ``n_outputs == n_classes``.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_expit, logsumexp
 from scipy.special import expit as _expit
+from scipy.special import log_expit, logsumexp
 from scipy.special import softmax as _softmax
 
 __all__ = [

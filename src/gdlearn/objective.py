@@ -46,7 +46,6 @@ def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return theta[:-1], theta[-1]
 
 
-
 class Objective:
     """J(θ) for one linear model, one loss, one data set, one penalty.
 

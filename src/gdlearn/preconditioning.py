@@ -38,24 +38,39 @@ __all__ = ["ColumnScaling", "Standardized", "column_stats"]
 def column_stats(X, sample_weight=None, center: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Weighted column mean μ (zeros if not ``center``) and scale σ of X.
 
-    Returns arrays of shape (n_features,).  Columns with (near) zero spread get
-    σ = 1 so that the map stays invertible.
+    Computed on columns first divided by their largest absolute value, so that
+    values near the floating-point limits (1e150, 1e-300) neither overflow nor
+    underflow.  Returns arrays of shape (n_features,).  Constant columns get
+    σ = 1 so that the change of variables stays invertible.
     """
     n = X.shape[0]
     w = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / np.sum(sample_weight)
-    mean = np.asarray(X.T @ w).ravel()
-    if hasattr(X, "multiply"):  # scipy.sparse: E[x²] − μ², without densifying
-        sq = np.asarray(X.multiply(X).T @ w).ravel()
+    if hasattr(X, "multiply"):  # scipy.sparse, never densified
+        big = np.asarray(abs(X).max(axis=0).todense()).ravel()
+        big = np.where(big > 0, big, 1.0)
+        Xn = X.multiply(1.0 / big).tocsr()
+        mean_n = np.asarray(Xn.T @ w).ravel()
+        sq_n = np.asarray(Xn.multiply(Xn).T @ w).ravel()
     else:
-        sq = np.einsum("ij,ij,i->j", X, X, w)
+        big = np.max(np.abs(X), axis=0) if n else np.ones(X.shape[1])
+        big = np.where(big > 0, big, 1.0)
+        mean_n = np.zeros(X.shape[1])
+        sq_n = np.zeros(X.shape[1])
+        rows = max(1, (1 << 22) // max(1, 8 * X.shape[1]))
+        for s in range(0, n, rows):
+            blk = X[s : s + rows] / big
+            mean_n += w[s : s + rows] @ blk
+            sq_n += w[s : s + rows] @ (blk * blk)
     if center:
-        var = np.maximum(sq - mean**2, 0.0)
+        var_n = np.maximum(sq_n - mean_n**2, 0.0)
+        mean = mean_n * big
     else:
-        mean = np.zeros_like(mean)
-        var = sq
-    scale = np.sqrt(var)
-    tiny = np.finfo(float).eps * np.maximum(1.0, np.abs(mean)) * 10
-    scale = np.where(scale > tiny, scale, 1.0)
+        var_n = sq_n
+        mean = np.zeros_like(mean_n)
+    std_n = np.sqrt(var_n)
+    # spread below rounding noise of the mean: the column is constant
+    constant = std_n <= 1e-12 * np.maximum(np.abs(mean_n), 1e-300) if center else std_n == 0
+    scale = np.where(constant | (std_n == 0), 1.0, std_n * big)
     return mean, scale
 
 
@@ -83,7 +98,8 @@ class ColumnScaling:
         tau = 1.0
         if Y is not None:
             _, y_scale = column_stats(Y, sample_weight, center)
-            tau = float(np.sqrt(np.mean(y_scale**2)))
+            top = float(np.max(y_scale))
+            tau = top * float(np.sqrt(np.mean((y_scale / top) ** 2)))
         return cls(mean, scale, tau)
 
     def to_original(self, theta_s: np.ndarray) -> np.ndarray:

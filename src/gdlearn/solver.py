@@ -27,8 +27,8 @@ hand to a checkpoint writer and accept back to resume bit for bit.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -230,7 +230,9 @@ def minimize(
                 stop_reason, converged = "line search cannot decrease the loss further (machine precision)", True
 
             if callback is not None:
-                info = IterationInfo(epoch + 1, start + max_iter, F, gnorm, optimizer.current_lr(state.opt_state), val_loss)
+                info = IterationInfo(
+                    epoch + 1, start + max_iter, F, gnorm, optimizer.current_lr(state.opt_state), val_loss
+                )
                 if callback(info):
                     stop_reason = "stopped by callback"
                     if checkpoint is not None:

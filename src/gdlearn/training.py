@@ -9,8 +9,9 @@ size, the shuffling seed and the solver state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -183,7 +184,8 @@ def run(
     result.theta = session.to_original(result.theta)
     if c != 1.0:  # report J in the user's units
         result.history = {
-            k: ([v * c for v in vals] if k in ("loss", "val_loss") else list(vals)) for k, vals in result.history.items()
+            k: ([v * c for v in vals] if k in ("loss", "val_loss") else list(vals))
+            for k, vals in result.history.items()
         }
     return result
 

@@ -50,7 +50,10 @@ class Backtracking(Optimizer):
             new = objective.prox(theta - lr * grad, lr)
             d = new - theta
             v_new, g_new = objective.value_and_grad(new)
-            if np.isfinite(v_new) and v_new <= value + float(np.vdot(grad, d)) + float(np.vdot(d, d)) / (2 * lr) + slack:
+            if (
+                np.isfinite(v_new)
+                and v_new <= value + float(np.vdot(grad, d)) + float(np.vdot(d, d)) / (2 * lr) + slack
+            ):
                 return new, v_new, g_new, {"lr": lr, "count": state["count"] + 1, "stalled": 0}
             lr *= self.shrink
         return theta, value, grad, {"lr": state["lr"], "count": state["count"] + 1, "stalled": 1}

@@ -22,7 +22,7 @@ methods, whose steps do not scale with L.
 from __future__ import annotations
 
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 from . import first_order
 from .backtracking import Backtracking

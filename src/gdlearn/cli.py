@@ -1,0 +1,382 @@
+"""The ``gdlearn`` command: train, predict, and watch gradient descent learn.
+
+Examples
+--------
+::
+
+    gdlearn train housing
+    gdlearn train breast-cancer --solver gd --learning-rate 0.1
+    gdlearn train prices.csv --target price --out model.json
+    gdlearn predict model.json new_prices.csv --out predictions.csv
+
+Errors are printed as one line (``gdlearn: error: ...``) with exit status 2;
+an interrupted training (Ctrl-C) saves a checkpoint, says how to resume and
+exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ._version import __version__
+
+__all__ = ["main", "load_data", "build_parser"]
+
+TASKS = ("regression", "classification")
+BUILTIN = {"housing": "regression", "breast-cancer": "classification"}
+
+
+class CLIError(Exception):
+    """An error to report as one line."""
+
+
+# --------------------------------------------------------------------- data
+def load_data(data: str, *, target: str | None = None, task: str | None = None):
+    """Load DATA for the command line.
+
+    Parameters
+    ----------
+    data : str
+        ``"housing"``, ``"breast-cancer"`` or the path of a CSV file with a
+        header row.
+    target : str, optional
+        The target column of a CSV file (default: the last column).
+    task : {"regression", "classification"}, optional
+        Default: classification if the target has two distinct values or
+        holds text, regression otherwise.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    feature_names : list of str
+    task : str
+    """
+    from . import datasets
+
+    if data in BUILTIN:
+        if target is not None:
+            raise CLIError(f"--target is only for CSV files; {data!r} has its own target.")
+        bunch = datasets.load_housing() if data == "housing" else datasets.load_breast_cancer()
+        X, y, names = bunch.data, bunch.target, [str(n) for n in bunch.feature_names]
+        guessed = BUILTIN[data]
+    else:
+        from .data import read_csv
+
+        if not os.path.exists(data) and not data.lower().endswith(".csv"):
+            raise CLIError(f"unknown data {data!r}: give 'housing', 'breast-cancer' or the path of a CSV file.")
+        table = read_csv(data, target)
+        X, y, names = table.X, table.y, table.feature_names
+        distinct = np.unique(y.astype(str))
+        if distinct.size < 2:
+            raise CLIError(
+                f"{data}: the target column {table.target_name!r} has a single value "
+                f"({distinct[0]!r}); there is nothing to learn."
+            )
+        guessed = "classification" if distinct.size == 2 or y.dtype == object else "regression"
+    task = task or guessed
+    if task == "regression" and y.dtype == object:
+        raise CLIError(
+            f"--task regression needs a numeric target, but {data!r} has text labels. Use --task classification."
+        )
+    return X, y, names, task
+
+
+def _make_model(args, task: str):
+    from .estimators import LinearRegression, LogisticRegression
+
+    lr = args.learning_rate
+    try:
+        lr = float(lr)
+    except ValueError:
+        pass
+    params = dict(
+        solver=args.solver,
+        learning_rate=lr,
+        max_iter=args.max_iter,
+        tol=args.tol,
+        l2=args.l2,
+        l1=args.l1,
+        batch_size=args.batch_size,
+        early_stopping=args.early_stopping,
+        random_state=args.seed,
+    )
+    return LinearRegression(**params) if task == "regression" else LogisticRegression(**params)
+
+
+# ------------------------------------------------------------------- train
+def _progress(quiet: bool, max_iter: int):
+    """A rich progress bar on stderr showing iteration, loss and gradient norm."""
+    if quiet:
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("‖∇J‖ {task.fields[grad]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
+    task_id = progress.add_task("fit", total=max_iter, loss="-", grad="-")
+
+    def callback(info):
+        progress.update(task_id, completed=info.iteration, loss=f"{info.loss:.6g}", grad=f"{info.grad_norm:.2e}")
+
+    return progress, callback
+
+
+def _metrics(model, task, X_tr, y_tr, X_te, y_te):
+    from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
+
+    rows = []
+
+    def loss_of(X, y):
+        return float(model.get_objective(X, y).value(model.theta_))
+
+    rows.append(("train loss J", f"{loss_of(X_tr, y_tr):.6g}"))
+    if X_te is not None:
+        rows.append(("test loss J", f"{loss_of(X_te, y_te):.6g}"))
+        if task == "regression":
+            pred = model.predict(X_te)
+            rows.append(("test R²", f"{r2_score(y_te, pred):.4f}"))
+            rows.append(("test RMSE", f"{np.sqrt(mean_squared_error(y_te, pred)):.6g}"))
+        else:
+            rows.append(("test accuracy", f"{accuracy_score(y_te, model.predict(X_te)):.4f}"))
+            rows.append(("test log loss", f"{log_loss(y_te, model.predict_proba(X_te), labels=model.classes_):.6g}"))
+    rows.append(("iterations", str(model.n_iter_)))
+    rows.append(("converged", "yes" if model.converged_ else f"no ({model.stop_reason_})"))
+    rows.append(("solver", model.solver_))
+    return rows
+
+
+def _print_table(title, rows):
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in rows:
+        table.add_row(k, v)
+    Console().print(table)
+
+
+def _cmd_train(args) -> int:
+    from sklearn.model_selection import train_test_split
+
+    from .exceptions import ConvergenceWarning
+
+    X, y, names, task = load_data(args.data, target=args.target, task=args.task)
+    if not 0 <= args.test_size < 1:
+        raise CLIError(f"--test-size must be in [0, 1), got {args.test_size}.")
+    if args.test_size > 0:
+        stratify = y if task == "classification" else None
+        try:
+            X_tr, X_te, y_tr, y_te = train_test_split(
+                X, y, test_size=args.test_size, random_state=args.seed, stratify=stratify
+            )
+        except ValueError as exc:
+            raise CLIError(f"cannot split off a test set of {args.test_size:g}: {exc}") from None
+    else:
+        X_tr, y_tr, X_te, y_te = X, y, None, None
+
+    model = _make_model(args, task)
+    checkpoint = args.checkpoint or (str(args.out) + ".ckpt" if args.out else ".gdlearn-train.ckpt")
+    model.set_params(checkpoint=checkpoint, checkpoint_every=args.checkpoint_every)
+    if args.resume and not os.path.exists(checkpoint):
+        raise CLIError(f"--resume: no checkpoint file {checkpoint!r} to resume from.")
+    progress, callback = _progress(args.quiet, args.max_iter)
+    fit_kwargs = {"callback": callback, "resume": args.resume}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            if progress is not None:
+                with progress:
+                    model.fit(X_tr, y_tr, **fit_kwargs)
+            else:
+                model.fit(X_tr, y_tr, **fit_kwargs)
+    except KeyboardInterrupt as exc:
+        saved = getattr(exc, "checkpoint", None)
+        where = f"the checkpoint is saved in {saved}" if saved else "no checkpoint could be saved"
+        argv = [a for a in sys.argv[1:] if a != "--resume"]
+        print(
+            f"gdlearn: interrupted at iteration {getattr(exc, 'iteration', '?')}; {where}. "
+            f"Resume with: gdlearn {shlex.join(argv)} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    model.feature_names_in_ = np.asarray(names, dtype=object)
+    if os.path.exists(checkpoint):
+        os.remove(checkpoint)  # the run finished: the model file is the result
+    title = f"gdlearn {task} on {args.data}"
+    _print_table(title, _metrics(model, task, X_tr, y_tr, X_te, y_te))
+    for w in caught:
+        print(f"gdlearn: warning: {w.message}", file=sys.stderr)
+    if args.out:
+        from .persistence import save
+
+        save(model, args.out)
+        print(f"model saved to {args.out}")
+    if args.plot:
+        from .plotting import save_training_plots
+
+        files = save_training_plots(model, X_tr, y_tr, X_te, y_te, args.plot)
+        for f in files:
+            print(f"wrote {f}")
+    return 0
+
+
+# ----------------------------------------------------------------- predict
+def _cmd_predict(args) -> int:
+    from .data import read_csv
+    from .persistence import load
+
+    model = load(args.model)
+    names = getattr(model, "feature_names_in_", None)
+    table = read_csv(args.data, None, require_target=False)
+    if names is not None:
+        missing = [n for n in names if n not in table.feature_names]
+        if missing:
+            raise CLIError(
+                f"{args.data}: the model needs the columns {', '.join(map(str, missing))}, which the file lacks."
+            )
+        cols = [table.feature_names.index(n) for n in names]
+        X = table.X[:, cols]
+    else:
+        X = table.X
+        if X.shape[1] != model.n_features_in_:
+            raise CLIError(
+                f"{args.data}: {X.shape[1]} columns, but the model was trained on {model.n_features_in_} features."
+            )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        pred = model.predict(X)
+        proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+    header = ["prediction"]
+    columns = [pred]
+    if proba is not None:
+        header += [f"proba_{c}" for c in model.classes_]
+        columns += [proba[:, k] for k in range(proba.shape[1])]
+    lines = [",".join(header)]
+    for i in range(len(pred)):
+        lines.append(",".join(_cell(col[i]) for col in columns))
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {len(pred)} predictions to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cell(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    text = str(value)
+    return f'"{text}"' if ("," in text or '"' in text) else text
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``gdlearn`` command."""
+    parser = argparse.ArgumentParser(
+        prog="gdlearn",
+        description="Learning through gradient descent: train linear and logistic regression and watch them learn.",
+        epilog="Run 'gdlearn COMMAND --help' for a command's options. Documentation: docs/cli.md",
+    )
+    parser.add_argument("--version", action="version", version=f"gdlearn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser(
+        "train",
+        help="train a model on a bundled data set or a CSV file",
+        description="Train linear regression (numeric target) or logistic regression (class labels) by gradient "
+        "descent, show progress, and print train/test metrics.",
+        epilog="Examples: gdlearn train housing | gdlearn train prices.csv --target price --out model.json",
+    )
+    t.add_argument("data", metavar="DATA", help="'housing', 'breast-cancer', or a CSV file with a header row")
+    t.add_argument("--target", help="target column of a CSV file (default: the last column)")
+    t.add_argument("--task", choices=TASKS, help="override the guess (two distinct target values: classification)")
+    t.add_argument(
+        "--solver", default="auto", help="auto, gd, momentum, nesterov, adagrad, rmsprop, adam, fista, lbfgs"
+    )
+    t.add_argument(
+        "--learning-rate", default="auto", metavar="ALPHA", help="step size α, 'auto' (1/L) or 'backtracking'"
+    )
+    t.add_argument("--max-iter", type=int, default=1000, metavar="N", help="maximum iterations (default 1000)")
+    t.add_argument("--tol", type=float, default=1e-4, help="stop when the gradient norm falls to this (default 1e-4)")
+    t.add_argument("--batch-size", type=int, default=None, metavar="B", help="mini-batch size (default: full batch)")
+    t.add_argument("--l2", type=float, default=0.0, help="L2 penalty λ₂ (adds λ₂/(2m)‖W‖²)")
+    t.add_argument("--l1", type=float, default=0.0, help="L1 penalty λ₁ (adds λ₁/m‖W‖₁)")
+    t.add_argument("--early-stopping", action="store_true", help="hold out 10%% and stop when validation loss stalls")
+    t.add_argument("--test-size", type=float, default=0.2, metavar="F", help="held-out fraction (default 0.2; 0: none)")
+    t.add_argument("--seed", type=int, default=0, help="random seed of the split and the solver (default 0)")
+    t.add_argument("--out", metavar="MODEL.json", help="save the fitted model to this JSON file")
+    t.add_argument("--plot", metavar="DIR", help="write pictures of the training (PNG) to this directory")
+    t.add_argument(
+        "--checkpoint", metavar="FILE", help="checkpoint file (default: MODEL.json.ckpt or .gdlearn-train.ckpt)"
+    )
+    t.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="iterations between checkpoints")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "predict",
+        help="predict with a saved model",
+        description="Predict with a model saved by 'gdlearn train --out'. Columns are matched by name.",
+        epilog="Example: gdlearn predict model.json new.csv --out predictions.csv",
+    )
+    p.add_argument("model", metavar="MODEL.json", help="a model file written by 'gdlearn train --out'")
+    p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row holding the model's feature columns")
+    p.add_argument("--out", metavar="FILE.csv", help="write predictions here (default: standard output)")
+    p.set_defaults(func=_cmd_predict)
+
+    try:
+        from ._cli_plots import add_commands
+    except ImportError:  # pragma: no cover - the module ships with gdlearn
+        add_commands = None
+    if add_commands is not None:
+        add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gdlearn`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("gdlearn: interrupted.", file=sys.stderr)
+        return 130
+    except (CLIError, ValueError, TypeError, FileNotFoundError, IsADirectoryError, PermissionError, ImportError) as exc:
+        print(f"gdlearn: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except ArithmeticError as exc:  # DivergenceError and friends
+        print(f"gdlearn: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

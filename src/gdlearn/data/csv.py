@@ -1,0 +1,149 @@
+"""A small, strict CSV reader for the command line.
+
+The file must have a header row of column names; values are separated by
+commas (quoted fields are allowed).  Feature columns must be numeric: a
+column holding text is refused with a message that names it and suggests
+encoding it.  The target column may hold numbers or labels.  Every problem is
+reported as a :class:`ValueError` naming the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+import csv as _csv
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Table", "read_csv"]
+
+_MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}
+
+
+@dataclass
+class Table:
+    """A parsed CSV file.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features), float64
+    y : ndarray of shape (n_samples,) or None
+        Floats if the target column is numeric, else strings.
+    feature_names : list of str
+    target_name : str or None
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    feature_names: list
+    target_name: str | None
+
+
+def _parse_number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value
+
+
+def read_csv(path, target: str | None = None, *, require_target: bool = True, max_bytes: int = 2**31) -> Table:
+    """Read a CSV file with a header row into a :class:`Table`.
+
+    Parameters
+    ----------
+    path : str or path-like
+    target : str, optional
+        Name of the target column; default: the last column.
+    require_target : bool, default=True
+        If False, the target column is optional (used at predict time): when
+        ``target`` is None every column is a feature.
+    max_bytes : int
+        Refuse larger files (this reader holds the file in memory).
+
+    Returns
+    -------
+    Table
+
+    Raises
+    ------
+    ValueError
+        Naming the file, line and column of the first problem found.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file. Give a CSV file with a header row, or 'housing'.")
+    if os.path.isdir(path):
+        raise ValueError(f"{path}: is a directory, not a CSV file.")
+    if os.path.getsize(path) > max_bytes:
+        raise ValueError(f"{path}: the file is larger than {max_bytes} bytes; this reader holds it in memory.")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in _csv.reader(f, strict=True)]
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start}).") from None
+    except _csv.Error as exc:
+        raise ValueError(f"{path}: not a valid CSV file ({exc}).") from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise ValueError(f"{path}: the file is empty; it needs a header row and at least one data row.")
+    header = [h.strip() for h in rows[0]]
+    body = rows[1:]
+    if not body:
+        raise ValueError(f"{path}: the file has a header but no data rows.")
+    if any(h == "" for h in header):
+        raise ValueError(f"{path}: the header row has an empty column name (column {header.index('') + 1}).")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise ValueError(f"{path}: duplicate column names in the header: {', '.join(dupes)}.")
+    if all(_parse_number(h) is not None for h in header):
+        raise ValueError(
+            f"{path}: the first row looks like data, not column names; add a header row with the column names."
+        )
+    for i, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise ValueError(f"{path}, line {i}: {len(row)} values but the header names {len(header)} columns.")
+
+    if target is None and require_target:
+        target = header[-1]
+    if target is not None and target not in header:
+        raise ValueError(f"{path}: no column named {target!r}; the columns are: {', '.join(header)}.")
+    t = header.index(target) if target is not None else None
+    feature_idx = [j for j in range(len(header)) if j != t]
+    if not feature_idx:
+        raise ValueError(f"{path}: there are no feature columns besides the target {target!r}.")
+
+    X = np.empty((len(body), len(feature_idx)))
+    for col, j in enumerate(feature_idx):
+        name = header[j]
+        for i, row in enumerate(body, start=2):
+            cell = row[j].strip()
+            if cell.lower() in _MISSING:
+                raise ValueError(
+                    f"{path}, line {i}: missing value in column {name!r}. Fill or drop missing values first."
+                )
+            value = _parse_number(cell)
+            if value is None:
+                raise ValueError(
+                    f"{path}, line {i}: column {name!r} holds text ({cell[:30]!r}); feature columns must be "
+                    f"numeric. Encode it as numbers (e.g. one 0/1 column per category) or drop the column."
+                )
+            if not math.isfinite(value):
+                raise ValueError(f"{path}, line {i}: column {name!r} holds {cell!r}; values must be finite.")
+            X[i - 2, col] = value
+    y = None
+    if t is not None:
+        cells = [row[t].strip() for row in body]
+        for i, cell in enumerate(cells, start=2):
+            if cell.lower() in _MISSING:
+                raise ValueError(f"{path}, line {i}: missing target value in column {target!r}.")
+        numbers = [_parse_number(c) for c in cells]
+        if all(v is not None for v in numbers):
+            y = np.array(numbers, dtype=float)
+            bad = np.flatnonzero(~np.isfinite(y))
+            if bad.size:
+                raise ValueError(f"{path}, line {bad[0] + 2}: the target {target!r} must be finite.")
+        else:
+            y = np.array(cells, dtype=object)
+    return Table(X=X, y=y, feature_names=[header[j] for j in feature_idx], target_name=target)

@@ -1,0 +1,44 @@
+"""Shared fixtures: the bundled data sets, split as the README and issues state."""
+
+import os
+
+# Run (rather than skip) scikit-learn's array-API dispatch check with NumPy input;
+# it needs SciPy's array-API mode, which must be set before SciPy is imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import matplotlib  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(scope="session")
+def housing():
+    from gdlearn.datasets import load_housing
+
+    return load_housing(return_X_y=True)
+
+
+@pytest.fixture(scope="session")
+def housing_std(housing):
+    X, y = housing
+    return (X - X.mean(0)) / X.std(0), y
+
+
+@pytest.fixture(scope="session")
+def breast_cancer():
+    from gdlearn.datasets import load_breast_cancer
+
+    return load_breast_cancer(return_X_y=True)
+
+
+@pytest.fixture(scope="session")
+def breast_cancer_std(breast_cancer):
+    X, y = breast_cancer
+    return (X - X.mean(0)) / X.std(0), y
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

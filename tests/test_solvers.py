@@ -1,0 +1,249 @@
+"""Optimizers: each reaches the optimum, each follows its update equation step by step."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+from gdlearn import ConvergenceWarning, LinearRegression, LogisticRegression
+from gdlearn.objective import pack
+from gdlearn.schedules import Constant, ExponentialDecay, InverseDecay, StepDecay
+
+SOLVERS = ["auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "fista", "lbfgs"]
+# iterations each needs at its documented defaults (generous); the optimum is what is tested
+MAX_ITER = {"gd": 20_000, "adagrad": 20_000, "rmsprop": 30_000, "adam": 20_000}
+
+
+def housing_optimum(X, y):
+    A = np.c_[X, np.ones(len(X))]
+    s = np.linalg.lstsq(A, y, rcond=None)[0]
+    return 0.5 * np.mean((A @ s - y) ** 2)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_every_solver_reaches_housing_optimum(housing_std, solver):
+    X, y = housing_std
+    J_star = housing_optimum(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearRegression(solver=solver, tol=1e-6, max_iter=MAX_ITER.get(solver, 5000)).fit(X, y)
+    J = model.get_objective(X, y).value(model.theta_)
+    assert (J - J_star) / J_star <= 1e-6
+
+
+@pytest.fixture(scope="module")
+def cancer_l2_optimum(breast_cancer_std):
+    X, y = breast_cancer_std
+    ref = SkLogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-12).fit(X, y)
+    objective = LogisticRegression(l2=1.0).get_objective(X, y)
+    return objective, objective.value(pack(ref.coef_.T, ref.intercept_))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_every_solver_reaches_l2_breast_cancer_optimum(breast_cancer_std, cancer_l2_optimum, solver):
+    X, y = breast_cancer_std
+    objective, J_star = cancer_l2_optimum
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LogisticRegression(solver=solver, l2=1.0, tol=1e-6, max_iter=MAX_ITER.get(solver, 5000)).fit(X, y)
+    assert (objective.value(model.theta_) - J_star) / J_star <= 1e-6
+
+
+# ----------------------------------------------------------- update equations
+X_TINY = np.array([[1.0, 2.0], [2.0, -1.0], [3.0, 0.5], [-1.0, 1.0]])
+Y_TINY = np.array([1.0, 0.0, 2.0, -1.0])
+
+
+def tiny_grad(theta):
+    """Independent gradient of J = 1/(2m) Σ (Xw + b − y)²; theta = [w0, w1, b]."""
+    r = X_TINY @ theta[:2] + theta[2] - Y_TINY
+    return np.r_[X_TINY.T @ r, r.sum()] / len(Y_TINY)
+
+
+def expected_path(rule, alpha, steps=4):
+    """Hand-written update rules, the docstrings' equations."""
+    theta = np.zeros(3)
+    out = [theta.copy()]
+    v = np.zeros(3)
+    s = np.zeros(3)
+    m = np.zeros(3)
+    for t in range(1, steps + 1):
+        g = tiny_grad(theta)
+        if rule == "gd":
+            theta = theta - alpha * g
+        elif rule == "momentum":
+            v = 0.9 * v + g
+            theta = theta - alpha * v
+        elif rule == "nesterov":
+            v = 0.9 * v + g
+            theta = theta - alpha * (g + 0.9 * v)
+        elif rule == "adagrad":
+            s = s + g**2
+            theta = theta - alpha * g / (np.sqrt(s) + 1e-8)
+        elif rule == "rmsprop":
+            s = 0.9 * s + 0.1 * g**2
+            theta = theta - alpha * g / (np.sqrt(s) + 1e-8)
+        elif rule == "adam":
+            m = 0.9 * m + 0.1 * g
+            s = 0.999 * s + 0.001 * g**2
+            m_hat, s_hat = m / (1 - 0.9**t), s / (1 - 0.999**t)
+            theta = theta - alpha * m_hat / (np.sqrt(s_hat) + 1e-8)
+        out.append(theta.copy())
+    return np.array(out)
+
+
+@pytest.mark.parametrize("rule", ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_update_rule_matches_its_equation(rule):
+    alpha = 0.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearRegression(solver=rule, learning_rate=alpha, max_iter=4, tol=0, record_path=True)
+        model.fit(X_TINY, Y_TINY, intercept_init=0.0)
+    np.testing.assert_allclose(model.path_, expected_path(rule, alpha), rtol=1e-13, atol=1e-15)
+
+
+def test_gd_with_momentum_zero_is_gd():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = LinearRegression(solver="momentum", momentum=0.0, learning_rate=0.05, max_iter=5, tol=0).fit(X_TINY, Y_TINY)
+        b = LinearRegression(solver="gd", learning_rate=0.05, max_iter=5, tol=0).fit(X_TINY, Y_TINY)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
+def test_schedules_values():
+    assert Constant(0.1)(50) == 0.1
+    assert ExponentialDecay(0.1, rate=0.5)(2) == pytest.approx(0.1 * np.exp(-1.0))
+    assert InverseDecay(0.1, rate=0.5)(2) == pytest.approx(0.05)
+    assert StepDecay(0.1, factor=0.5, step_size=10)(25) == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="rate"):
+        ExponentialDecay(0.1, rate=-1.0).validate()
+
+
+def test_schedule_drives_gd_step_sizes():
+    schedule = ExponentialDecay(0.05, rate=0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearRegression(solver="gd", learning_rate=schedule, max_iter=3, tol=0, record_path=True)
+        model.fit(X_TINY, Y_TINY, intercept_init=0.0)
+    theta = np.zeros(3)
+    for t in range(3):
+        theta = theta - schedule(t) * tiny_grad(theta)
+        np.testing.assert_allclose(model.path_[t + 1], theta, rtol=1e-13)
+
+
+def test_backtracking_line_search_descends_and_converges(housing):
+    X, y = housing
+    model = LinearRegression(learning_rate="backtracking", max_iter=5000).fit(X, y)
+    assert model.solver_ == "gd" and model.converged_
+    assert np.all(np.diff(model.loss_curve_) <= 1e-12 * model.loss_curve_[0])
+    J_star = housing_optimum(X, y)
+    assert (model.loss_curve_[-1] - J_star) / J_star < 1e-6
+
+
+# -------------------------------------------------------------- mini-batches
+@pytest.mark.parametrize(
+    "batch_size,schedule",
+    [(16, InverseDecay("auto", rate=0.01)), (1, ExponentialDecay("auto", rate=1e-4))],
+)
+def test_minibatch_sgd_with_decay_gets_within_one_percent(housing_std, batch_size, schedule):
+    X, y = housing_std
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearRegression(
+            batch_size=batch_size, learning_rate=schedule, max_iter=50, random_state=0, n_iter_no_change=1000
+        ).fit(X, y)
+    J_star = housing_optimum(X, y)
+    assert (model.loss_curve_[-1] - J_star) / J_star < 0.01
+
+
+def test_partial_fit_epochs_equal_fit(housing_std):
+    X, y = housing_std
+    params = dict(solver="adam", learning_rate=ExponentialDecay(0.05, rate=0.01), batch_size=32, random_state=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = LinearRegression(max_iter=4, tol=0, n_iter_no_change=100, **params).fit(X, y)
+    stepwise = LinearRegression(**params)
+    for _ in range(4):
+        stepwise.partial_fit(X, y)
+    np.testing.assert_array_equal(stepwise.coef_, full.coef_)
+    assert stepwise.intercept_ == full.intercept_
+    # the schedule kept counting across calls: 4 epochs × 16 batches
+    session = stepwise._session
+    assert session.state.opt_state["1"]["count"] == 4 * 16
+
+
+def test_partial_fit_over_chunks_equals_one_epoch(housing_std):
+    X, y = housing_std
+    params = dict(solver="momentum", learning_rate=0.01, batch_size=23, shuffle=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = LinearRegression(max_iter=1, tol=0, **params).fit(X, y, intercept_init=y[:230].mean())
+    chunked = LinearRegression(**params)
+    for start in range(0, 506, 230):  # chunks of 230 = 10 batches of 23 (the last one shorter)
+        chunked.partial_fit(X[start : start + 230], y[start : start + 230])
+    np.testing.assert_allclose(chunked.coef_, full.coef_, rtol=1e-14, atol=1e-14)
+
+
+def test_partial_fit_classifier_needs_classes_then_keeps_them(breast_cancer_std):
+    X, y = breast_cancer_std
+    clf = LogisticRegression(solver="gd", learning_rate=0.1, batch_size=50)
+    with pytest.raises(ValueError, match="classes must be given"):
+        clf.partial_fit(X[:100], y[:100])
+    clf.partial_fit(X[:100], y[:100], classes=[0, 1])
+    clf.partial_fit(X[100:], y[100:])
+    assert list(clf.classes_) == [0, 1] and clf.score(X, y) > 0.9
+
+
+# --------------------------------------------------- validation and stopping
+def test_early_stopping_restores_best_epoch(rng):
+    """Few samples, many noise features: validation loss turns up while training loss falls."""
+    n, p = 80, 60
+    X = rng.normal(size=(n, p))
+    y = X[:, 0] + 0.5 * rng.normal(size=n)
+    model = LinearRegression(
+        solver="gd",
+        learning_rate=0.05,
+        early_stopping=True,
+        validation_fraction=0.3,
+        n_iter_no_change=25,
+        max_iter=5000,
+        record_path=True,
+        random_state=0,
+    ).fit(X, y)
+    h = model.history_
+    assert model.converged_ and "validation" in model.stop_reason_
+    assert model.n_iter_ < 5000
+    best = int(np.argmin(h["val_loss"]))
+    assert model.best_iteration_ == best < model.n_iter_
+    assert h["val_loss"][-1] > h["val_loss"][best]  # it really got worse ...
+    assert h["loss"][-1] < h["loss"][best]  # ... while the training loss kept falling
+    np.testing.assert_array_equal(np.r_[model.coef_, model.intercept_], model.path_[best])
+    assert len(h["val_score"]) == len(h["score"]) == model.n_iter_ + 1
+
+
+def test_validation_history_without_early_stopping(housing_std):
+    X, y = housing_std
+    model = LinearRegression(validation_fraction=0.2, random_state=0).fit(X, y)
+    assert len(model.history_["val_loss"]) == model.n_iter_ + 1
+    assert -1 < model.history_["val_score"][-1] <= 1
+
+
+def test_warm_start_continues(housing_std):
+    X, y = housing_std
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ten = LinearRegression(solver="gd", learning_rate=0.1, max_iter=10, tol=0).fit(X, y)
+        warm = LinearRegression(solver="gd", learning_rate=0.1, max_iter=5, tol=0, warm_start=True).fit(X, y)
+        warm.fit(X, y)
+    np.testing.assert_array_equal(warm.coef_, ten.coef_)
+
+
+def test_incompatible_choices_are_explained(housing_std):
+    X, y = housing_std
+    with pytest.raises(ValueError, match="full batch only"):
+        LinearRegression(solver="lbfgs", batch_size=10).fit(X, y)
+    with pytest.raises(ValueError, match="L1"):
+        LinearRegression(solver="lbfgs", l1=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        LinearRegression(solver="sgd").fit(X, y)
