@@ -75,7 +75,7 @@ def test_standardized_coordinates_are_a_change_of_variables(rng):
     """J(Tθ_s) is J; its gradient is Tᵀ∇J/τ²; the map round-trips."""
     X, y = data(rng, "linear")
     objective = Objective(X, y[:, None], HalfSquaredError(), l2=2.0)
-    scaling = ColumnScaling.fit(X, Y=y[:, None])
+    scaling = ColumnScaling.fit(X, Y=y[:, None], ridge=2.0 / len(y))
     work = Standardized(objective, scaling)
     theta_s = rng.normal(size=objective.shape)
     theta = scaling.to_original(theta_s)

@@ -7,7 +7,7 @@ pictures of the descent.  See ``docs/`` for the mathematics and conventions.
 
 from ._version import __version__
 from .estimators import LinearRegression, LogisticRegression
-from .exceptions import ConvergenceWarning, DivergenceError, FitInterrupted
+from .exceptions import ConvergenceWarning, DivergenceError, FitInterrupted, PerfectSeparationWarning
 from .gradcheck import GradientCheckResult, check_gradient
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "LinearRegression",
     "LogisticRegression",
     "ConvergenceWarning",
+    "PerfectSeparationWarning",
     "DivergenceError",
     "FitInterrupted",
     "check_gradient",

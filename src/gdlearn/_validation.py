@@ -47,6 +47,11 @@ def check_fit_data(estimator, X, y, sample_weight, *, reset: bool, classifier: b
             f"{type(estimator).__name__} requires y to be passed, but the target y is None. "
             "Give the target values: fit(X, y)."
         )
+    if hasattr(y, "toarray"):
+        raise ValueError(
+            f"{type(estimator).__name__}: y is a sparse matrix; give the target as a dense 1-D array, "
+            "e.g. y.toarray().ravel()."
+        )
     if not classifier:
         y_arr = np.asarray(y) if not hasattr(y, "dtype") else y
         if getattr(y_arr, "dtype", None) is not None and y_arr.dtype.kind in "USO":

@@ -205,6 +205,7 @@ def _cmd_train(args) -> int:
             if progress is not None:
                 with progress:
                     model.fit(X_tr, y_tr, **fit_kwargs)
+                    progress.update(progress.task_ids[0], total=model.n_iter_, completed=model.n_iter_)
             else:
                 model.fit(X_tr, y_tr, **fit_kwargs)
     except KeyboardInterrupt as exc:
@@ -217,24 +218,22 @@ def _cmd_train(args) -> int:
             file=sys.stderr,
         )
         return 130
-    model.feature_names_in_ = np.asarray(names, dtype=object)
     if os.path.exists(checkpoint):
         os.remove(checkpoint)  # the run finished: the model file is the result
-    title = f"gdlearn {task} on {args.data}"
-    _print_table(title, _metrics(model, task, X_tr, y_tr, X_te, y_te))
+    _print_table(f"gdlearn {task} on {args.data}", _metrics(model, task, X_tr, y_tr, X_te, y_te))
     for w in caught:
         print(f"gdlearn: warning: {w.message}", file=sys.stderr)
-    if args.out:
-        from .persistence import save
-
-        save(model, args.out)
-        print(f"model saved to {args.out}")
     if args.plot:
         from .plotting import save_training_plots
 
-        files = save_training_plots(model, X_tr, y_tr, X_te, y_te, args.plot)
-        for f in files:
+        for f in save_training_plots(model, X_tr, y_tr, X_te, y_te, args.plot):
             print(f"wrote {f}")
+    if args.out:
+        from .persistence import save
+
+        model.feature_names_in_ = np.asarray(names, dtype=object)  # the CSV's columns, matched at predict time
+        save(model, args.out)
+        print(f"model saved to {args.out}")
     return 0
 
 

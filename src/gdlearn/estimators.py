@@ -31,7 +31,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import training
 from ._params import validate_params
 from ._validation import check_fit_data, check_predict_data
-from .exceptions import ConvergenceWarning
+from .exceptions import ConvergenceWarning, PerfectSeparationWarning
 from .losses import BinaryLogLoss, HalfSquaredError, Loss, MultinomialLogLoss, sigmoid, softmax
 from .objective import Objective, pack
 
@@ -381,13 +381,27 @@ class _GradientDescentModel(BaseEstimator):
                 )
 
             validation = (val_obj, score_fn)
-        result = self._run(session, objective, cfg, theta0, self.max_iter, validation, callback, resume=resume)
+        result = self._run(
+            session,
+            objective,
+            cfg,
+            theta0,
+            self.max_iter,
+            validation,
+            callback,
+            resume=resume,
+            diagnose=lambda theta: self._diagnose(theta, X_tr, Y_tr),
+        )
         self._session = session
         self._partial = False
         self._store(result, session, objective)
         return self
 
-    def _run(self, session, objective, cfg, theta0, max_iter, validation, callback, resume=False):
+    def _diagnose(self, theta, X, Y):
+        """A warning explaining an unusual outcome, or None (see LogisticRegression)."""
+        return None
+
+    def _run(self, session, objective, cfg, theta0, max_iter, validation, callback, resume=False, diagnose=None):
         callbacks = [c for c in (callback, self._progress_printer(max_iter)) if c is not None]
 
         def combined(info):
@@ -420,7 +434,11 @@ class _GradientDescentModel(BaseEstimator):
             record_path=self.record_path,
             checkpoint=checkpoint,
         )
-        if not result.converged and result.stop_reason == "max_iter":
+        self._stop_text = f"{result.stop_reason} after {result.n_iter} iterations"
+        special = diagnose(result.theta) if diagnose is not None else None
+        if special is not None:
+            warnings.warn(special, stacklevel=3)
+        elif not result.converged and result.stop_reason == "max_iter":
             warnings.warn(
                 f"{type(self).__name__} stopped after max_iter={self.max_iter} iterations before the "
                 f"gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}. "
@@ -656,6 +674,26 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         Y = np.zeros((len(idx), K))
         Y[np.arange(len(idx)), idx] = 1.0
         return Y, MultinomialLogLoss()
+
+    def _diagnose(self, theta, X, Y):
+        """PerfectSeparationWarning when the unpenalised classes are separated by θ."""
+        if self.l2 > 0 or self.l1 > 0:
+            return None
+        z = np.asarray(X @ theta[:-1] + (theta[-1] if self.fit_intercept else 0.0))
+        if Y.shape[1] == 1:
+            separated = bool(np.all((2 * Y[:, 0] - 1) * z[:, 0] > 0))
+        else:
+            separated = bool(np.all(np.argmax(z, axis=1) == np.argmax(Y, axis=1)))
+        if not separated:
+            return None
+        norm = float(np.linalg.norm(theta[:-1]))
+        return PerfectSeparationWarning(
+            "The classes are perfectly separable in the training data, so the unpenalised log loss has no "
+            "minimum: it keeps falling towards 0 as the weights grow without bound. The fit stopped cleanly "
+            f"({self._stop_text}) with finite weights of norm {norm:.3g}, whose size reflects only when it "
+            "stopped. Set l2 > 0 (l2=1.0 is scikit-learn's default C=1) for a finite optimum, or use "
+            "early_stopping=True."
+        )
 
     def _score_theta(self, theta, X, y, sample_weight):
         z = np.asarray(X @ theta[:-1] + theta[-1])

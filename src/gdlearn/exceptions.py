@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
-__all__ = ["ConvergenceWarning", "DivergenceError", "FitInterrupted"]
+__all__ = ["ConvergenceWarning", "PerfectSeparationWarning", "DivergenceError", "FitInterrupted"]
 
 
 class ConvergenceWarning(_SklearnConvergenceWarning):
@@ -12,6 +12,16 @@ class ConvergenceWarning(_SklearnConvergenceWarning):
 
     A subclass of scikit-learn's ``ConvergenceWarning``, so filters written for
     scikit-learn apply to gdlearn too.
+    """
+
+
+class PerfectSeparationWarning(ConvergenceWarning):
+    """The classes are perfectly separable in the training data and there is no penalty.
+
+    The unpenalised log loss then has no minimiser: it tends to 0 as ‖W‖ → ∞
+    along any separating direction, so the solver stops (at ``tol`` or
+    ``max_iter``) with large, finite coefficients whose size reflects only when
+    it stopped.  Set ``l2 > 0`` for a finite optimum.
     """
 
 

@@ -35,13 +35,16 @@ from .objective import Objective
 __all__ = ["ColumnScaling", "Standardized", "column_stats"]
 
 
-def column_stats(X, sample_weight=None, center: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted column mean μ (zeros if not ``center``) and scale σ of X.
+def column_stats(X, sample_weight=None, center: bool = True, ridge: float = 0.0):
+    """Weighted column mean μ (zeros if not ``center``), scale σ, and constant-column mask of X.
 
-    Computed on columns first divided by their largest absolute value, so that
-    values near the floating-point limits (1e150, 1e-300) neither overflow nor
-    underflow.  Returns arrays of shape (n_features,).  Constant columns get
-    σ = 1 so that the change of variables stays invertible.
+    σ_j = √(var_j + ridge): with an L2 penalty λ₂/(2m)‖W‖², ``ridge = λ₂/m`` keeps
+    the penalty's curvature in standardised coordinates bounded even for
+    near-constant columns.  Statistics are computed on columns first divided by
+    their largest absolute value, so that values near the floating-point limits
+    (1e150, 1e-300) neither overflow nor underflow.  Returns arrays of shape
+    (n_features,).  Constant columns get σ = 1 (or √ridge) so that the change of
+    variables stays invertible.
     """
     n = X.shape[0]
     w = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / np.sum(sample_weight)
@@ -54,24 +57,28 @@ def column_stats(X, sample_weight=None, center: bool = True) -> tuple[np.ndarray
     else:
         big = np.max(np.abs(X), axis=0) if n else np.ones(X.shape[1])
         big = np.where(big > 0, big, 1.0)
-        mean_n = np.zeros(X.shape[1])
-        sq_n = np.zeros(X.shape[1])
         rows = max(1, (1 << 22) // max(1, 8 * X.shape[1]))
+        mean_n = np.zeros(X.shape[1])
         for s in range(0, n, rows):
-            blk = X[s : s + rows] / big
-            mean_n += w[s : s + rows] @ blk
-            sq_n += w[s : s + rows] @ (blk * blk)
-    if center:
-        var_n = np.maximum(sq_n - mean_n**2, 0.0)
-        mean = mean_n * big
+            mean_n += w[s : s + rows] @ (X[s : s + rows] / big)
+        if not center:
+            mean_n[:] = 0.0
+        sq_n = np.zeros(X.shape[1])  # second pass: E[(x − μ)²], no cancellation
+        for s in range(0, n, rows):
+            d = X[s : s + rows] / big - mean_n
+            sq_n += w[s : s + rows] @ (d * d)
+    if hasattr(X, "multiply"):
+        var_n = np.maximum(sq_n - mean_n**2, 0.0) if center else sq_n
     else:
         var_n = sq_n
-        mean = np.zeros_like(mean_n)
+    mean = mean_n * big if center else np.zeros_like(mean_n)
     std_n = np.sqrt(var_n)
     # spread below rounding noise of the mean: the column is constant
     constant = std_n <= 1e-12 * np.maximum(np.abs(mean_n), 1e-300) if center else std_n == 0
-    scale = np.where(constant | (std_n == 0), 1.0, std_n * big)
-    return mean, scale
+    std = np.where(constant, 0.0, std_n * big)
+    scale = np.hypot(std, np.sqrt(ridge))  # overflow-safe √(var + ridge)
+    scale = np.where(scale > 0, scale, 1.0)
+    return mean, scale, constant
 
 
 class ColumnScaling:
@@ -85,22 +92,24 @@ class ColumnScaling:
         τ; the solver minimises J/τ².
     """
 
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, target_scale: float = 1.0) -> None:
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, target_scale: float = 1.0, frozen=None) -> None:
         self.mean = np.asarray(mean, dtype=float)
         self.scale = np.asarray(scale, dtype=float)
         self.target_scale = float(target_scale)
         self.value_scale = self.target_scale**2
+        # centred constant columns are identically zero: their weight cannot change J
+        self.frozen = np.zeros(self.mean.shape, dtype=bool) if frozen is None else np.asarray(frozen, dtype=bool)
 
     @classmethod
-    def fit(cls, X, sample_weight=None, center: bool = True, Y=None) -> ColumnScaling:
+    def fit(cls, X, sample_weight=None, center: bool = True, Y=None, ridge: float = 0.0) -> ColumnScaling:
         """μ, σ of X (see :func:`column_stats`); τ from Y when given (regression)."""
-        mean, scale = column_stats(X, sample_weight, center)
+        mean, scale, constant = column_stats(X, sample_weight, center, ridge)
         tau = 1.0
         if Y is not None:
-            _, y_scale = column_stats(Y, sample_weight, center)
+            _, y_scale, _ = column_stats(Y, sample_weight, center)
             top = float(np.max(y_scale))
             tau = top * float(np.sqrt(np.mean((y_scale / top) ** 2)))
-        return cls(mean, scale, tau)
+        return cls(mean, scale, tau, frozen=constant if center else None)
 
     def to_original(self, theta_s: np.ndarray) -> np.ndarray:
         """θ = Tθ_s: W = τW_s/σ, b = τb_s − μᵀW (also maps directions)."""
@@ -119,8 +128,10 @@ class ColumnScaling:
     def grad_to_scaled(self, g: np.ndarray) -> np.ndarray:
         """Gradient of J/τ² in θ_s: Tᵀ∇J/τ², i.e. g_Ws = (g_W − μ g_bᵀ)/(στ), g_bs = g_b/τ."""
         gs = np.empty_like(g)
-        gs[:-1] = (g[:-1] - np.outer(self.mean, g[-1])) / (self.scale * self.target_scale)[:, None]
+        # divide by σ, then by τ: their product may underflow when both are tiny
+        gs[:-1] = (g[:-1] - np.outer(self.mean, g[-1])) / self.scale[:, None] / self.target_scale
         gs[-1] = g[-1] / self.target_scale
+        gs[:-1][self.frozen] = 0.0
         return gs
 
 
@@ -145,7 +156,8 @@ class Standardized:
         self._grad_to_scaled = scaling.grad_to_scaled
         self.value_scale = scaling.value_scale
         # λ‖W‖₁/τ² = (λ/τ) Σ |W_s|/σ: coordinate-wise L1 weights in θ_s
-        self._l1_weights = (1.0 / (self.scale * scaling.target_scale))[:, None]
+        with np.errstate(over="ignore"):
+            self._l1_weights = (1.0 / self.scale / scaling.target_scale)[:, None]
 
     def __getattr__(self, name):  # shapes, loss, flags: same as the base objective
         return getattr(self.base, name)

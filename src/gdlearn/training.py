@@ -97,7 +97,10 @@ def start_session(objective: Objective, cfg: Config, seed: int) -> Session:
     session = Session(solver=name, optimizer=None, seed=seed)
     if wants_preconditioning(cfg):
         Y = None if objective.loss.is_classification else objective.Y
-        session.scaling = ColumnScaling.fit(objective.X, objective.sample_weight, center=cfg.fit_intercept, Y=Y)
+        session.scaling = ColumnScaling.fit(
+            objective.X, objective.sample_weight, center=cfg.fit_intercept, Y=Y, ridge=cfg.l2 / objective.penalty_norm
+        )
+        _check_representable(session.scaling)
     work = session.wrap(objective)
 
     def auto_lr() -> float:
@@ -117,6 +120,28 @@ def start_session(objective: Objective, cfg: Config, seed: int) -> Session:
         rho=cfg.rho,
     )
     return session
+
+
+_LOG_LIMIT = 305.0  # |log10| beyond which float64 values over- or underflow (with margin)
+
+
+def _check_representable(scaling: ColumnScaling) -> None:
+    """Refuse problems whose coefficients (≈ τ/σ) or gradients (≈ σ·τ) leave float64's range."""
+    tau = scaling.target_scale
+    live = ~scaling.frozen
+    log_coef = np.log10(tau) - np.log10(scaling.scale[live])
+    log_grad = np.log10(tau) + np.log10(scaling.scale[live])
+    bad = None
+    if np.any(log_coef > _LOG_LIMIT):
+        bad = "coefficients (about the spread of y over the spread of a feature)"
+    elif np.any(np.abs(log_grad) > _LOG_LIMIT):
+        bad = "gradients (about the spread of y times the spread of a feature)"
+    if bad is not None:
+        raise ValueError(
+            f"This problem's {bad} cannot be represented in double precision: y spreads over {tau:.3g} and the "
+            f"features over {np.min(scaling.scale):.3g} to {np.max(scaling.scale):.3g}. Rescale X or y (e.g. by "
+            "powers of ten) and convert the coefficients back."
+        )
 
 
 def session_lipschitz(session: Session, work, rtol: float = 1e-4) -> float:
