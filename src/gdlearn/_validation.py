@@ -34,8 +34,8 @@ def _rewrite(exc: ValueError, what: str, estimator) -> ValueError:
         )
     if "Complex data not supported" in text:
         return ValueError(
-            f"Complex data not supported: {name} was given complex numbers in {what}; gdlearn fits real-valued models. Use the real part, the "
-            "modulus, or put real and imaginary parts in separate columns."
+            f"Complex data not supported: {name} was given complex numbers in {what}; gdlearn fits real-valued "
+            "models. Use the real part, the modulus, or put real and imaginary parts in separate columns."
         )
     return exc
 

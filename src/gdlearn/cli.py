@@ -25,68 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ._cli_data import TASKS, CLIError, load_data
 from ._version import __version__
 
-__all__ = ["main", "load_data", "build_parser"]
-
-TASKS = ("regression", "classification")
-BUILTIN = {"housing": "regression", "breast-cancer": "classification"}
-
-
-class CLIError(Exception):
-    """An error to report as one line."""
-
-
-# --------------------------------------------------------------------- data
-def load_data(data: str, *, target: str | None = None, task: str | None = None):
-    """Load DATA for the command line.
-
-    Parameters
-    ----------
-    data : str
-        ``"housing"``, ``"breast-cancer"`` or the path of a CSV file with a
-        header row.
-    target : str, optional
-        The target column of a CSV file (default: the last column).
-    task : {"regression", "classification"}, optional
-        Default: classification if the target has two distinct values or
-        holds text, regression otherwise.
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-    feature_names : list of str
-    task : str
-    """
-    from . import datasets
-
-    if data in BUILTIN:
-        if target is not None:
-            raise CLIError(f"--target is only for CSV files; {data!r} has its own target.")
-        bunch = datasets.load_housing() if data == "housing" else datasets.load_breast_cancer()
-        X, y, names = bunch.data, bunch.target, [str(n) for n in bunch.feature_names]
-        guessed = BUILTIN[data]
-    else:
-        from .data import read_csv
-
-        if not os.path.exists(data) and not data.lower().endswith(".csv"):
-            raise CLIError(f"unknown data {data!r}: give 'housing', 'breast-cancer' or the path of a CSV file.")
-        table = read_csv(data, target)
-        X, y, names = table.X, table.y, table.feature_names
-        distinct = np.unique(y.astype(str))
-        if distinct.size < 2:
-            raise CLIError(
-                f"{data}: the target column {table.target_name!r} has a single value "
-                f"({distinct[0]!r}); there is nothing to learn."
-            )
-        guessed = "classification" if distinct.size == 2 or y.dtype == object else "regression"
-    task = task or guessed
-    if task == "regression" and y.dtype == object:
-        raise CLIError(
-            f"--task regression needs a numeric target, but {data!r} has text labels. Use --task classification."
-        )
-    return X, y, names, task
+__all__ = ["main", "load_data", "build_parser", "CLIError"]
 
 
 def _make_model(args, task: str):
@@ -244,21 +186,12 @@ def _cmd_predict(args) -> int:
 
     model = load(args.model)
     names = getattr(model, "feature_names_in_", None)
-    table = read_csv(args.data, None, require_target=False)
-    if names is not None:
-        missing = [n for n in names if n not in table.feature_names]
-        if missing:
-            raise CLIError(
-                f"{args.data}: the model needs the columns {', '.join(map(str, missing))}, which the file lacks."
-            )
-        cols = [table.feature_names.index(n) for n in names]
-        X = table.X[:, cols]
-    else:
-        X = table.X
-        if X.shape[1] != model.n_features_in_:
-            raise CLIError(
-                f"{args.data}: {X.shape[1]} columns, but the model was trained on {model.n_features_in_} features."
-            )
+    table = read_csv(args.data, None, require_target=False, columns=None if names is None else list(names))
+    X = table.X
+    if X.shape[1] != model.n_features_in_:
+        raise CLIError(
+            f"{args.data}: {X.shape[1]} columns, but the model was trained on {model.n_features_in_} features."
+        )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         pred = model.predict(X)

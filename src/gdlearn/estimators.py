@@ -707,6 +707,10 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
     def decision_function(self, X):
         """Scores z = XW + b.
 
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+
         Returns
         -------
         ndarray of shape (n_samples,) for two classes (the score of
@@ -717,6 +721,10 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
 
     def predict_proba(self, X):
         """Class probabilities: [1 − σ(z), σ(z)] for two classes, softmax(z) otherwise.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
 
         Returns
         -------
@@ -729,7 +737,16 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         return softmax(z)
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`, computed stably from the scores."""
+        """Logarithm of :meth:`predict_proba`, computed stably from the scores.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         from scipy.special import log_expit, log_softmax
 
         z = self._decision(X)
@@ -738,7 +755,17 @@ class LogisticRegression(ClassifierMixin, _GradientDescentModel):
         return log_softmax(z, axis=1)
 
     def predict(self, X):
-        """The most probable class of each sample, shape (n_samples,)."""
+        """The most probable class of each sample.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         z = self._decision(X)
         if z.shape[1] == 1:
             return self.classes_[(z[:, 0] > 0).astype(int)]

@@ -48,7 +48,14 @@ def _parse_number(text: str) -> float | None:
     return value
 
 
-def read_csv(path, target: str | None = None, *, require_target: bool = True, max_bytes: int = 2**31) -> Table:
+def read_csv(
+    path,
+    target: str | None = None,
+    *,
+    require_target: bool = True,
+    columns: list | None = None,
+    max_bytes: int = 2**31,
+) -> Table:
     """Read a CSV file with a header row into a :class:`Table`.
 
     Parameters
@@ -59,6 +66,9 @@ def read_csv(path, target: str | None = None, *, require_target: bool = True, ma
     require_target : bool, default=True
         If False, the target column is optional (used at predict time): when
         ``target`` is None every column is a feature.
+    columns : list of str, optional
+        Read only these feature columns, in this order (used at predict time);
+        other columns are ignored and no target is read.
     max_bytes : int
         Refuse larger files (this reader holds the file in memory).
 
@@ -105,12 +115,19 @@ def read_csv(path, target: str | None = None, *, require_target: bool = True, ma
         if len(row) != len(header):
             raise ValueError(f"{path}, line {i}: {len(row)} values but the header names {len(header)} columns.")
 
+    if columns is not None:
+        missing = [str(c) for c in columns if c not in header]
+        if missing:
+            raise ValueError(f"{path}: the model needs the columns {', '.join(missing)}, which the file lacks.")
+        target, require_target = None, False
     if target is None and require_target:
         target = header[-1]
     if target is not None and target not in header:
         raise ValueError(f"{path}: no column named {target!r}; the columns are: {', '.join(header)}.")
     t = header.index(target) if target is not None else None
-    feature_idx = [j for j in range(len(header)) if j != t]
+    feature_idx = (
+        [header.index(c) for c in columns] if columns is not None else [j for j in range(len(header)) if j != t]
+    )
     if not feature_idx:
         raise ValueError(f"{path}: there are no feature columns besides the target {target!r}.")
 

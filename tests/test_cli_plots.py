@@ -1,0 +1,119 @@
+"""End-to-end tests of ``gdlearn sweep`` and ``gdlearn surface`` (run as ``python -m gdlearn``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from gdlearn import LinearRegression
+from gdlearn._cli_plots import add_commands
+from gdlearn.plotting import learning_rate_sweep
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def gdlearn(*args, cwd=None):
+    env = dict(os.environ, COLUMNS="120", MPLBACKEND="Agg")
+    return subprocess.run(
+        [sys.executable, "-m", "gdlearn", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def run_main(capsys, *args):
+    """``gdlearn.cli.main`` in this process (fast) for the error paths; returns (status, stdout, stderr)."""
+    from gdlearn.cli import main
+
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_one_line_error(result, *fragments):
+    status, out, err = result
+    assert status == 2, (out, err)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gdlearn: error: "), err
+    for text in fragments:
+        assert text in lines[0]
+
+
+def test_parser_registers_both_commands():
+    parser = argparse.ArgumentParser(prog="gdlearn")
+    add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["sweep", "housing"])
+    assert callable(args.func) and args.max_iter == 200 and args.plot is None and args.seed == 0
+    args = parser.parse_args(["surface", "m.json", "housing", "--plot", "out"])
+    assert callable(args.func) and args.params == "w0,b" and args.grid_size == 60
+
+
+def test_sweep_prints_each_rate_and_writes_the_picture(tmp_path, housing_std):
+    proc = gdlearn("sweep", "housing", "--standardize", "--max-iter", 30, "--plot", tmp_path / "plots")
+    assert proc.returncode == 0, proc.stderr
+    X, y = housing_std
+    expected = learning_rate_sweep(LinearRegression(random_state=0), X, y, max_iter=30)
+    out = proc.stdout
+    assert out.count("DIVERGED") == sum(r.diverged for r in expected.runs) == 2
+    for run in expected.runs:
+        assert f"{run.learning_rate:.6g}" in out and f"{run.final_loss:.6g}" in out
+    assert f"2/L = {expected.max_stable_lr:.6g}" in out
+    picture = tmp_path / "plots" / "learning_rate_sweep.png"
+    assert picture.read_bytes()[:8] == PNG
+    assert f"wrote {picture}" in out
+
+
+def test_sweep_errors_are_one_line(tmp_path, capsys):
+    proc = gdlearn("sweep", "housing", "--learning-rates", "0.1,fast")
+    assert_one_line_error((proc.returncode, proc.stdout, proc.stderr), "--learning-rates")
+    assert_one_line_error(run_main(capsys, "sweep", "housing", "--learning-rates", "0.1,-2"), "positive")
+    assert_one_line_error(run_main(capsys, "sweep", "housing", "--max-iter", "0"), "--max-iter")
+    assert_one_line_error(run_main(capsys, "sweep", tmp_path / "missing.csv"), "missing.csv")
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, housing):
+    persistence = pytest.importorskip("gdlearn.persistence")
+    from gdlearn.datasets import load_housing
+
+    names = load_housing().feature_names
+    X, y = housing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = LinearRegression().fit(X, y)
+    model.feature_names_in_ = np.asarray(names, dtype=object)  # as 'gdlearn train' does
+    path = tmp_path_factory.mktemp("model") / "model.json"
+    persistence.save(model, path)
+    return path
+
+
+def test_surface_draws_around_a_saved_model(tmp_path, model_file):
+    proc = gdlearn("surface", model_file, "housing", "--params", "LSTAT,b", "--grid-size", 12, "--plot", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    files = [tmp_path / "loss_surface_LSTAT_b_contour.png", tmp_path / "loss_surface_LSTAT_b_3d.png"]
+    for f in files:
+        assert f.read_bytes()[:8] == PNG
+        assert f"wrote {f}" in proc.stdout
+    assert "descent path: refit with solver='gd'" in proc.stderr
+
+
+def test_surface_errors_are_one_line(tmp_path, model_file, capsys):
+    result = run_main(capsys, "surface", model_file, "housing", "--params", "LSTAT,nope", "--plot", tmp_path)
+    assert_one_line_error(result, "unknown parameter 'nope'")
+    assert "descent path" not in result[2]  # names are checked before the refit
+    assert_one_line_error(
+        run_main(capsys, "surface", model_file, "housing", "--params", "w0", "--plot", tmp_path), "two"
+    )
+    assert_one_line_error(run_main(capsys, "surface", model_file, "breast-cancer", "--plot", tmp_path), "columns")
+    assert_one_line_error(run_main(capsys, "surface", tmp_path / "none.json", "housing", "--plot", tmp_path))
+    assert list(tmp_path.iterdir()) == []
