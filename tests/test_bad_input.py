@@ -71,6 +71,10 @@ ESTIMATOR_CASES = [
     ("partial-fit-unseen-label", lambda: LogisticRegression().partial_fit(X, labels, classes=[0, 5]), ValueError,
      r"not in classes_"),
     ("resume-without-checkpoint", fit(LinearRegression(), X, y, resume=True), ValueError, r"checkpoint"),
+    ("coef-init-shape", fit(LinearRegression(), X, y, coef_init=[1.0, 2.0]), ValueError,
+     r"coef_init must be finite numbers of shape \(3,\)"),
+    ("intercept-init-nan", fit(LinearRegression(), X, y, intercept_init=np.nan), ValueError,
+     r"intercept_init must be a finite number"),
     ("sparse-y", fit(LinearRegression(), X, sp.csr_matrix(y[:, None])), ValueError, r"y is a sparse matrix.*dense"),
 ]  # fmt: skip
 
@@ -90,6 +94,7 @@ PARAM_CASES = [
     ("precondition", "yes", r"precondition must be 'auto', True or False"),
     ("fit_intercept", "yes", r"fit_intercept must be True or False"),
     ("n_iter_no_change", 0, r"n_iter_no_change must be an integer >= 1"),
+    ("tol", 10**400, r"tol must be a non-negative number"),
 ]
 
 

@@ -87,7 +87,7 @@ def validate_params(estimator) -> None:
             ok = bool(check(value))
         except ValueError as exc:
             raise ValueError(f"{name}: {key}={value!r} is not allowed; {exc}") from None
-        except TypeError:
+        except (TypeError, OverflowError):
             ok = False
         if not ok:
             raise ValueError(f"{name}: {key}={value!r} is not allowed; {key} must be {allowed}.")

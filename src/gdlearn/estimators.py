@@ -245,14 +245,23 @@ class _GradientDescentModel(BaseEstimator):
             return self._theta.copy()
         W = np.zeros((n_features, k))
         if coef_init is not None:
-            W = np.asarray(coef_init, dtype=float).reshape(k, n_features).T.copy()
-        if intercept_init is not None:
-            b = np.broadcast_to(np.asarray(intercept_init, dtype=float), (k,)).copy()
-        elif self.fit_intercept:
+            c = np.asarray(coef_init, dtype=float)
+            if c.size != k * n_features or not np.all(np.isfinite(c)):
+                raise ValueError(
+                    f"coef_init must be finite numbers of shape ({n_features},) or ({k}, {n_features}) "
+                    f"for this data; got shape {c.shape}."
+                )
+            W = c.reshape(k, n_features).T.copy()
+        if not self.fit_intercept:
+            b = np.zeros(k)  # no intercept: b is 0, whatever intercept_init says
+        elif intercept_init is not None:
+            c = np.asarray(intercept_init, dtype=float)
+            if c.size not in (1, k) or not np.all(np.isfinite(c)):
+                raise ValueError(f"intercept_init must be a finite number or {k} of them; got {intercept_init!r}.")
+            b = np.broadcast_to(c.reshape(-1), (k,)).copy()
+        else:
             # start at the best constant model: b = link(weighted mean of y)
             b = loss.link(np.average(Y, axis=0, weights=sample_weight))
-        else:
-            b = np.zeros(k)
         return pack(W, b)
 
     def _split_validation(self, X, y, Y, sample_weight, seed):
@@ -524,6 +533,8 @@ class _GradientDescentModel(BaseEstimator):
         else:
             session = self._session
             theta0 = self._theta
+            if session.state is not None:
+                session.state.stopped = None  # each call is one more epoch, whatever stopped the last
         result = training.run(session, objective, cfg, theta0=theta0, max_iter=1, record_path=self.record_path)
         self._session = session
         self._partial = True

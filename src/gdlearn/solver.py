@@ -54,6 +54,7 @@ class SolverState:
     no_improve_train: int = 0
     initial_loss: float | None = None
     rising: int = 0
+    stopped: str | None = None  # why the loop ended, when a stopping rule (not max_iter) ended it
 
     def snapshot(self) -> SolverState:
         """A deep copy, safe to store while the loop goes on."""
@@ -186,9 +187,10 @@ def minimize(
 
     start = state.iteration
     stop_reason, converged = "max_iter", False
-    if state.history["grad_norm"][-1] <= tol:
-        stop_reason, converged = "gradient norm below tol", True
-        max_iter = start  # nothing to do
+    if state.stopped is not None:  # resumed from a finished run: nothing is left to do
+        stop_reason, converged, max_iter = state.stopped, True, 0
+    elif state.iteration == 0 and state.history["grad_norm"][-1] <= tol:
+        stop_reason, converged, max_iter = "gradient norm below tol", True, 0
     try:
         while state.iteration < start + max_iter:
             epoch = state.iteration
@@ -238,15 +240,19 @@ def minimize(
                     if checkpoint is not None:
                         checkpoint(state, True)
                     break
+            if converged:
+                state.stopped = stop_reason  # recorded before the final checkpoint is written
             if checkpoint is not None:
                 checkpoint(state, converged)
             if converged:
                 break
     except KeyboardInterrupt as exc:
         saved = checkpoint(state, True) if checkpoint is not None else None
-        raise FitInterrupted(
-            f"Fit interrupted at iteration {state.iteration}.", checkpoint=saved, iteration=state.iteration
-        ) from exc
+        done = getattr(checkpoint, "saved_iteration", None)
+        done = state.iteration if done is None else done
+        raise FitInterrupted(f"Fit interrupted after iteration {done}.", checkpoint=saved, iteration=done) from exc
+
+    state.stopped = stop_reason if converged else None
 
     theta = state.theta
     best_iteration = None
