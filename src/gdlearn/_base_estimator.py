@@ -1,0 +1,440 @@
+"""The machinery shared by gdlearn's estimators (not public).
+
+:class:`GradientDescentModel` validates parameters and data, builds the
+objective, runs :mod:`gdlearn.training`, and stores the fitted attributes; the
+two public estimators in :mod:`gdlearn.estimators` only say how targets are
+encoded, scored and turned into ``coef_``/``intercept_``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import training
+from ._docstrings import COMMON_PARAMS_DOC
+from ._params import validate_params
+from ._validation import check_fit_data, check_predict_data
+from .exceptions import ConvergenceWarning
+from .losses import Loss
+from .objective import Objective, pack
+
+__all__ = ["GradientDescentModel"]
+
+
+class GradientDescentModel(BaseEstimator):
+    """Shared machinery of the two estimators (not public)."""
+
+    def __init__(
+        self,
+        *,
+        solver="auto",
+        learning_rate="auto",
+        max_iter=1000,
+        tol=1e-4,
+        fit_intercept=True,
+        l2=0.0,
+        l1=0.0,
+        batch_size=None,
+        shuffle=True,
+        momentum=0.9,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        rho=0.9,
+        early_stopping=False,
+        validation_fraction=None,
+        n_iter_no_change=10,
+        warm_start=False,
+        precondition="auto",
+        record_path=False,
+        checkpoint=None,
+        checkpoint_every=100,
+        checkpoint_seconds=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.l2 = l2
+        self.l1 = l1
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.rho = rho
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.precondition = precondition
+        self.record_path = record_path
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self.checkpoint_seconds = checkpoint_seconds
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ---------------------------------------------------------------- tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------ to be specialised
+    def _encode_targets(self, y, *, first_call: bool) -> tuple[np.ndarray, Loss]:
+        raise NotImplementedError
+
+    def _score_theta(self, theta, X, y, sample_weight) -> float:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- helpers
+    def _config(self) -> training.Config:
+        return training.Config(
+            solver=self.solver,
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            fit_intercept=self.fit_intercept,
+            l2=self.l2,
+            l1=self.l1,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            momentum=self.momentum,
+            beta_1=self.beta_1,
+            beta_2=self.beta_2,
+            epsilon=self.epsilon,
+            rho=self.rho,
+            precondition=self.precondition,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+        )
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+
+    def _validate_X_y(self, X, y, sample_weight, reset: bool):
+        return check_fit_data(self, X, y, sample_weight, reset=reset, classifier=self._is_classifier)
+
+    def _initial_theta(self, Y, loss, sample_weight, coef_init, intercept_init, n_features) -> np.ndarray:
+        k = Y.shape[1]
+        if self.warm_start and hasattr(self, "_theta"):
+            return self._theta.copy()
+        W = np.zeros((n_features, k))
+        if coef_init is not None:
+            c = np.asarray(coef_init, dtype=float)
+            if c.size != k * n_features or not np.all(np.isfinite(c)):
+                raise ValueError(
+                    f"coef_init must be finite numbers of shape ({n_features},) or ({k}, {n_features}) "
+                    f"for this data; got shape {c.shape}."
+                )
+            W = c.reshape(k, n_features).T.copy()
+        if not self.fit_intercept:
+            b = np.zeros(k)  # no intercept: b is 0, whatever intercept_init says
+        elif intercept_init is not None:
+            c = np.asarray(intercept_init, dtype=float)
+            if c.size not in (1, k) or not np.all(np.isfinite(c)):
+                raise ValueError(f"intercept_init must be a finite number or {k} of them; got {intercept_init!r}.")
+            b = np.broadcast_to(c.reshape(-1), (k,)).copy()
+        else:
+            # start at the best constant model: b = link(weighted mean of y)
+            b = loss.link(np.average(Y, axis=0, weights=sample_weight))
+        return pack(W, b)
+
+    def _split_validation(self, X, y, Y, sample_weight, seed):
+        fraction = self.validation_fraction
+        if fraction is None and self.early_stopping:
+            fraction = 0.1
+        if fraction is None:
+            return (X, y, Y, sample_weight), None
+        stratify = y if self._is_classifier else None
+        try:
+            parts = train_test_split(X, y, Y, sample_weight, test_size=fraction, random_state=seed, stratify=stratify)
+        except ValueError as exc:
+            raise ValueError(
+                f"validation_fraction={fraction}: cannot hold out a validation set from "
+                f"{X.shape[0]} samples ({exc}). Use more data, a larger validation_fraction, "
+                "or early_stopping=False."
+            ) from None
+        X_tr, X_va, y_tr, y_va, Y_tr, Y_va, sw_tr, sw_va = parts
+        return (X_tr, y_tr, Y_tr, sw_tr), (X_va, y_va, Y_va, sw_va)
+
+    def get_objective(self, X, y, sample_weight=None) -> Objective:
+        """The objective J(θ) this estimator minimises on (X, y), with its penalties.
+
+        Useful to evaluate the loss surface, check the gradient, or compare
+        solvers.  θ has shape (n_features + 1, n_outputs): W, then b in the
+        last row; for a fitted model ``pack(coef_.T, intercept_)`` is its θ.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        Objective
+        """
+        est = clone(self)
+        if hasattr(self, "classes_"):
+            est.classes_ = self.classes_
+        X, y, sw = est._validate_X_y(X, y, sample_weight, reset=True)
+        Y, loss = est._encode_targets(y, first_call=not hasattr(est, "classes_"))
+        return est._make_objective(X, Y, loss, sw)
+
+    @property
+    def theta_(self) -> np.ndarray:
+        """Fitted parameters packed as θ, shape (n_features + 1, n_outputs)."""
+        check_is_fitted(self, "_theta")
+        return self._theta.copy()
+
+    def _make_objective(self, X, Y, loss, sample_weight, penalty_norm=None) -> Objective:
+        sw = None if np.all(sample_weight == 1.0) else sample_weight
+        return Objective(
+            X,
+            Y,
+            loss,
+            sample_weight=sw,
+            fit_intercept=self.fit_intercept,
+            l2=self.l2,
+            l1=self.l1,
+            penalty_norm=penalty_norm,
+        )
+
+    def _progress_printer(self, max_iter):
+        if not self.verbose:
+            return None
+        every = 1 if self.verbose >= 2 else max(1, max_iter // 10)
+        name = type(self).__name__
+
+        def callback(info):
+            if info.iteration % every == 0 or info.iteration == 1:
+                print(f"{name}: iteration {info.iteration}, loss = {info.loss:.8g}, grad norm = {info.grad_norm:.3g}")
+
+        return callback
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None, *, coef_init=None, intercept_init=None, callback=None, resume=False):
+        """Fit the model by minimising J with the configured solver.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (or (n_samples, n_targets) for regression)
+        sample_weight : array-like of shape (n_samples,), optional
+            sᵢ ≥ 0; J = (1/m) Σ sᵢ ℓᵢ with m = Σ sᵢ, so a weight of 2 is the
+            same as repeating the sample.
+        coef_init : array-like of shape (n_features,) or (n_outputs, n_features), optional
+            Starting W (default zeros).
+        intercept_init : float or array-like of shape (n_outputs,), optional
+            Starting b (default: the best constant model, link(mean y)).
+        callback : callable, optional
+            Called after each iteration with a :class:`gdlearn.solver.IterationInfo`;
+            return True to stop.
+        resume : bool, default=False
+            Continue from the file named by ``checkpoint`` (see ``docs/reliability.md``).
+
+        Returns
+        -------
+        self
+        """
+        validate_params(self)
+        X, y, sample_weight = self._validate_X_y(
+            X, y, sample_weight, reset=not (self.warm_start and hasattr(self, "_theta"))
+        )
+        Y, loss = self._encode_targets(y, first_call=True)
+        if resume and self.checkpoint is not None:  # the seed of the interrupted run, even if random_state=None
+            from .checkpoint import read_checkpoint
+
+            seed = read_checkpoint(self.checkpoint).seed
+        else:
+            seed = self._seed()
+        (X_tr, y_tr, Y_tr, sw_tr), val = self._split_validation(X, y, Y, sample_weight, seed)
+        objective = self._make_objective(X_tr, Y_tr, loss, sw_tr)
+        cfg = self._config()
+        session = training.start_session(objective, cfg, seed)
+        theta0 = self._initial_theta(Y_tr, loss, sw_tr, coef_init, intercept_init, X.shape[1])
+        validation = None
+        if val is not None:
+            X_va, y_va, Y_va, sw_va = val
+            val_obj = self._make_objective(X_va, Y_va, loss, sw_va, penalty_norm=objective.penalty_norm)
+
+            def score_fn(theta):
+                return (
+                    self._score_theta(theta, X_va, y_va, sw_va),
+                    self._score_theta(theta, X_tr, y_tr, sw_tr),
+                )
+
+            validation = (val_obj, score_fn)
+        result = self._run(
+            session,
+            objective,
+            cfg,
+            theta0,
+            self.max_iter,
+            validation,
+            callback,
+            resume=resume,
+            diagnose=lambda theta: self._diagnose(theta, X_tr, Y_tr),
+        )
+        self._session = session
+        self._partial = False
+        self._store(result, session, objective)
+        return self
+
+    def _diagnose(self, theta, X, Y):
+        """A warning explaining an unusual outcome, or None (see LogisticRegression)."""
+        return None
+
+    def _run(self, session, objective, cfg, theta0, max_iter, validation, callback, resume=False, diagnose=None):
+        callbacks = [c for c in (callback, self._progress_printer(max_iter)) if c is not None]
+
+        def combined(info):
+            stop = False
+            for c in callbacks:
+                stop = bool(c(info)) or stop
+            return stop
+
+        checkpoint = None
+        if self.checkpoint is not None:
+            from .checkpoint import Checkpointer
+
+            checkpointer = Checkpointer(
+                self, session, every=self.checkpoint_every, seconds=self.checkpoint_seconds, objective=objective
+            )
+            if resume:
+                checkpointer.restore(objective)
+            checkpoint = checkpointer
+        elif resume:
+            raise ValueError("resume=True needs the checkpoint parameter: the file to resume from.")
+        remaining = max_iter - (session.state.iteration if (resume and session.state is not None) else 0)
+        result = training.run(
+            session,
+            objective,
+            cfg,
+            theta0=theta0,
+            max_iter=max(remaining, 0),
+            validation=validation,
+            callback=combined if callbacks else None,
+            record_path=self.record_path,
+            checkpoint=checkpoint,
+        )
+        self._stop_text = f"{result.stop_reason} after {result.n_iter} iterations"
+        special = diagnose(result.theta) if diagnose is not None else None
+        if special is not None:
+            warnings.warn(special, stacklevel=3)
+        elif not result.converged and result.stop_reason == "max_iter":
+            warnings.warn(
+                f"{type(self).__name__} stopped after max_iter={self.max_iter} iterations before the "
+                f"gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}. "
+                "Increase max_iter, loosen tol, or use solver='auto' (L-BFGS) which converges in far "
+                "fewer iterations.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return result
+
+    def _store(self, result, session, objective) -> None:
+        self._theta = result.theta
+        W, b = result.theta[:-1], result.theta[-1]
+        self._set_coef(W, b)
+        self.n_iter_ = int(result.n_iter)
+        self.converged_ = bool(result.converged)
+        self.stop_reason_ = result.stop_reason
+        self.history_ = {k: list(v) for k, v in result.history.items()}
+        self.loss_curve_ = list(result.history["loss"])
+        self.best_iteration_ = result.best_iteration
+        self.solver_ = session.solver
+        self.learning_rate_ = session.optimizer.initial_lr
+        self.lipschitz_ = session.lipschitz
+        if result.path is not None:
+            path = np.stack([np.vstack([p[:-1], p[-1:]]).T for p in result.path])  # (steps, k, p+1)
+            self.path_ = path[:, 0, :] if path.shape[1] == 1 else path
+        elif hasattr(self, "path_"):
+            del self.path_
+
+    def _set_coef(self, W, b) -> None:
+        raise NotImplementedError
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of (mini-batch) gradient descent on the given data.
+
+        The optimizer state (momentum, Adam moments), the schedule's step count
+        and the shuffling seed carry over between calls, so k calls on the same
+        data equal ``fit`` with ``max_iter=k`` and the same ``random_state``.
+        Preconditioning statistics and ``learning_rate="auto"`` are fixed on the
+        first call's data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like, optional
+            All the class labels (classifier; required on the first call).
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        validate_params(self)
+        first = not getattr(self, "_partial", False)  # first partial_fit call (after fit, or ever)
+        fitted = hasattr(self, "_theta")
+        if first and self._is_classifier and not fitted and classes is None:
+            raise ValueError(
+                "partial_fit: classes must be given on the first call (all the labels the model will see), "
+                "e.g. partial_fit(X, y, classes=np.unique(y_all))."
+            )
+        X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=first and not fitted)
+        if first and self._is_classifier and classes is not None:
+            self._set_classes(np.asarray(classes))
+        Y, loss = self._encode_targets(y, first_call=False)
+        if self.solver not in ("auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"):
+            raise ValueError(
+                f"partial_fit needs a solver that steps on mini-batches; solver={self.solver!r} works on "
+                "full batches only. Use 'gd', 'momentum', 'nesterov', 'adagrad', 'rmsprop' or 'adam'."
+            )
+        cfg = self._config()
+        batch = cfg.batch_size if cfg.batch_size is not None else X.shape[0]
+        cfg.batch_size = batch
+        if cfg.solver == "auto":
+            cfg.solver = "gd"
+        objective = self._make_objective(X, Y, loss, sample_weight)
+        if first:
+            session = training.start_session(objective, cfg, self._seed())
+            if fitted:  # continue from the coefficients of an earlier fit
+                theta0 = self._theta
+            else:
+                theta0 = self._initial_theta(Y, loss, sample_weight, None, None, X.shape[1])
+        else:
+            session = self._session
+            theta0 = self._theta
+            if session.state is not None:
+                session.state.stopped = None  # each call is one more epoch, whatever stopped the last
+        result = training.run(session, objective, cfg, theta0=theta0, max_iter=1, record_path=self.record_path)
+        self._session = session
+        self._partial = True
+        self._store(result, session, objective)
+        return self
+
+    # ------------------------------------------------------------ predict
+    def _decision(self, X) -> np.ndarray:
+        check_is_fitted(self, "_theta")
+        X = check_predict_data(self, X)
+        return np.asarray(X @ self._theta[:-1] + self._theta[-1])
+
+
+GradientDescentModel.__doc__ = "Base of the gdlearn estimators." + COMMON_PARAMS_DOC
