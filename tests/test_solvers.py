@@ -247,3 +247,63 @@ def test_incompatible_choices_are_explained(housing_std):
         LinearRegression(solver="lbfgs", l1=1.0).fit(X, y)
     with pytest.raises(ValueError, match="solver must be one of"):
         LinearRegression(solver="sgd").fit(X, y)
+
+
+def tiny_J(theta, l1=0.0):
+    r = X_TINY @ theta[:2] + theta[2] - Y_TINY
+    return 0.5 * np.mean(r**2) + l1 / len(Y_TINY) * np.abs(theta[:2]).sum()
+
+
+def test_fista_matches_its_equations_with_l1_prox():
+    """x⁺ = prox(y − α∇f(y)); t⁺ = (1 + √(1 + 4t²))/2; y⁺ = x⁺ + (t − 1)/t⁺ (x⁺ − x); restart if J rises."""
+    alpha, lam = 0.05, 0.4
+    thr = alpha * lam / len(Y_TINY)
+
+    def prox(v):
+        out = v.copy()
+        out[:2] = np.sign(v[:2]) * np.maximum(np.abs(v[:2]) - thr, 0.0)
+        return out
+
+    x = np.zeros(3)
+    y, t, y_is_x = x.copy(), 1.0, True
+    expected = [x.copy()]
+    for _ in range(5):
+        x_new = prox(y - alpha * tiny_grad(y))
+        if tiny_J(x_new, lam) > tiny_J(x, lam) and not y_is_x:
+            x_new = prox(x - alpha * tiny_grad(x))
+            y, t, y_is_x = x_new.copy(), 1.0, True
+        else:
+            t_new = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
+            y, t, y_is_x = x_new + (t - 1) / t_new * (x_new - x), t_new, False
+        x = x_new
+        expected.append(x.copy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearRegression(solver="fista", learning_rate=alpha, l1=lam, max_iter=5, tol=0, record_path=True)
+        model.fit(X_TINY, Y_TINY, intercept_init=0.0)
+    np.testing.assert_allclose(model.path_, np.array(expected), rtol=1e-13, atol=1e-15)
+
+
+def test_lbfgs_matches_the_bfgs_update():
+    """Second step: d = −H∇J with H = (I − ρsyᵀ)γI(I − ρysᵀ) + ρssᵀ, γ = sᵀy/yᵀy; Armijo from α = 1."""
+
+    def armijo(x, d):
+        g = tiny_grad(x)
+        a = 1.0
+        while tiny_J(x + a * d) > tiny_J(x) + 1e-4 * a * g @ d + 1e-12 * abs(tiny_J(x)):
+            a *= 0.5
+        return x + a * d
+
+    x0 = np.zeros(3)
+    g0 = tiny_grad(x0)
+    x1 = armijo(x0, -g0 / max(1.0, np.linalg.norm(g0)))
+    s, yv = x1 - x0, tiny_grad(x1) - g0
+    rho, gamma = 1 / (s @ yv), (s @ yv) / (yv @ yv)
+    eye = np.eye(3)
+    H = (eye - rho * np.outer(s, yv)) @ (gamma * eye) @ (eye - rho * np.outer(yv, s)) + rho * np.outer(s, s)
+    x2 = armijo(x1, -H @ tiny_grad(x1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearRegression(solver="lbfgs", precondition=False, max_iter=2, tol=0, record_path=True)
+        model.fit(X_TINY, Y_TINY, intercept_init=0.0)
+    np.testing.assert_allclose(model.path_, np.array([x0, x1, x2]), rtol=1e-12, atol=1e-14)

@@ -9,8 +9,11 @@ encoded, scored and turned into ``coef_``/``intercept_``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -23,6 +26,11 @@ from ._validation import check_fit_data, check_predict_data
 from .exceptions import ConvergenceWarning
 from .losses import Loss
 from .objective import Objective, pack
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Self
+
+    from .solver import IterationInfo
 
 __all__ = ["GradientDescentModel"]
 
@@ -171,7 +179,7 @@ class GradientDescentModel(BaseEstimator):
         X_tr, X_va, y_tr, y_va, Y_tr, Y_va, sw_tr, sw_va = parts
         return (X_tr, y_tr, Y_tr, sw_tr), (X_va, y_va, Y_va, sw_va)
 
-    def get_objective(self, X, y, sample_weight=None) -> Objective:
+    def get_objective(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Objective:
         """The objective J(θ) this estimator minimises on (X, y), with its penalties.
 
         Useful to evaluate the loss surface, check the gradient, or compare
@@ -227,7 +235,17 @@ class GradientDescentModel(BaseEstimator):
         return callback
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, sample_weight=None, *, coef_init=None, intercept_init=None, callback=None, resume=False):
+    def fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        *,
+        coef_init: ArrayLike | None = None,
+        intercept_init: ArrayLike | float | None = None,
+        callback: Callable[[IterationInfo], bool | None] | None = None,
+        resume: bool = False,
+    ) -> Self:
         """Fit the model by minimising J with the configured solver.
 
         Parameters
@@ -369,7 +387,13 @@ class GradientDescentModel(BaseEstimator):
     def _set_coef(self, W, b) -> None:
         raise NotImplementedError
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(
+        self,
+        X: ArrayLike,
+        y: ArrayLike,
+        classes: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+    ) -> Self:
         """One epoch of (mini-batch) gradient descent on the given data.
 
         The optimizer state (momentum, Adam moments), the schedule's step count

@@ -18,6 +18,7 @@ ending in ``_``.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelEncoder
@@ -84,7 +85,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):
             self.coef_ = W.T.copy()
             self.intercept_ = b.copy() if self.fit_intercept else np.zeros_like(b)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted values ŷ = XW + b.
 
         Parameters
@@ -195,7 +196,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
         self.coef_ = W.T.copy()
         self.intercept_ = b.copy() if self.fit_intercept else np.zeros_like(b)
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Scores z = XW + b.
 
         Parameters
@@ -210,7 +211,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
         z = self._decision(X)
         return z[:, 0] if z.shape[1] == 1 else z
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Class probabilities: [1 − σ(z), σ(z)] for two classes, softmax(z) otherwise.
 
         Parameters
@@ -227,7 +228,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
             return np.column_stack([sigmoid(-z[:, 0]), p])
         return softmax(z)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Logarithm of :meth:`predict_proba`, computed stably from the scores.
 
         Parameters
@@ -245,7 +246,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
             return np.column_stack([log_expit(-z[:, 0]), log_expit(z[:, 0])])
         return log_softmax(z, axis=1)
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """The most probable class of each sample.
 
         Parameters

@@ -27,34 +27,34 @@ import numpy as np
 __all__ = ["sigmoid", "linear_forward", "logistic_forward", "mse_loss", "log_loss", "grads", "train"]
 
 
-def sigmoid(z):
+def sigmoid(z: np.ndarray) -> np.ndarray:
     """σ(z) = 1 / (1 + e^(−z)); its derivative is σ(z)(1 − σ(z))."""
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def linear_forward(X, W, b):
+def linear_forward(X: np.ndarray, W: np.ndarray, b: float) -> np.ndarray:
     """Ŷ = WX + b, shape (1, m)."""
     return np.dot(W, X) + b
 
 
-def logistic_forward(X, W, b):
+def logistic_forward(X: np.ndarray, W: np.ndarray, b: float) -> np.ndarray:
     """Ŷ = σ(WX + b), shape (1, m)."""
     return sigmoid(np.dot(W, X) + b)
 
 
-def mse_loss(Y, Y_pred):
+def mse_loss(Y: np.ndarray, Y_pred: np.ndarray) -> float:
     """J = 1/(2m) Σ (Ŷ − Y)²  (the ½ makes the gradient exactly Ŷ − Y)."""
     m = Y.shape[1]
-    return 1.0 / (2 * m) * np.sum(np.square(Y_pred - Y))
+    return float(1.0 / (2 * m) * np.sum(np.square(Y_pred - Y)))
 
 
-def log_loss(Y, Y_pred):
+def log_loss(Y: np.ndarray, Y_pred: np.ndarray) -> float:
     """J = −1/m Σ [Y log Ŷ + (1 − Y) log(1 − Ŷ)]."""
     m = Y.shape[1]
-    return -1.0 / m * np.sum(Y * np.log(Y_pred) + (1 - Y) * np.log(1 - Y_pred))
+    return float(-1.0 / m * np.sum(Y * np.log(Y_pred) + (1 - Y) * np.log(1 - Y_pred)))
 
 
-def grads(X, Y, Y_pred):
+def grads(X: np.ndarray, Y: np.ndarray, Y_pred: np.ndarray) -> tuple[np.ndarray, float]:
     """The shared gradient: dW = (1/m)(Ŷ − Y)Xᵀ, db = (1/m)Σ(Ŷ − Y).
 
     Parameters
@@ -70,11 +70,17 @@ def grads(X, Y, Y_pred):
     m = X.shape[1]
     dZ = Y_pred - Y
     dW = 1.0 / m * np.dot(dZ, X.T)
-    db = 1.0 / m * np.sum(dZ)
+    db = float(1.0 / m * np.sum(dZ))
     return dW, db
 
 
-def train(X, Y, model="linear", learning_rate=0.01, num_iterations=1000):
+def train(
+    X: np.ndarray,
+    Y: np.ndarray,
+    model: str = "linear",
+    learning_rate: float = 0.01,
+    num_iterations: int = 1000,
+) -> tuple[np.ndarray, float, list[float]]:
     """Plain gradient descent: W ← W − α dW, b ← b − α db, from W = 0, b = 0.
 
     Parameters

@@ -20,7 +20,7 @@ def _frame(X, y, feature_names, target_name):
     return data, target, pd.concat([data, target], axis=1)
 
 
-def load_housing(*, return_X_y: bool = False, as_frame: bool = False):
+def load_housing(*, return_X_y: bool = False, as_frame: bool = False) -> Bunch | tuple:
     """Load the Boston house-prices data without the ``B`` column (regression).
 
     ==============   ==============
@@ -77,7 +77,7 @@ def load_housing(*, return_X_y: bool = False, as_frame: bool = False):
     )
 
 
-def load_breast_cancer(*, return_X_y: bool = False, as_frame: bool = False):
+def load_breast_cancer(*, return_X_y: bool = False, as_frame: bool = False) -> Bunch | tuple:
     """Load the Wisconsin diagnostic breast-cancer data (binary classification).
 
     ==============   ===============
