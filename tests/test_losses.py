@@ -78,3 +78,29 @@ def test_link_inverts_inverse_link():
         np.testing.assert_allclose(loss.inverse_link(loss.link(y_mean)[None, :])[0], y_mean)
     p = np.array([0.2, 0.5, 0.3])
     np.testing.assert_allclose(softmax(MultinomialLogLoss().link(p)[None, :])[0], p)
+
+
+@pytest.mark.parametrize("loss", [HalfSquaredError(), BinaryLogLoss(), MultinomialLogLoss()])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_fast_sum_and_residual_equals_the_reference_formulas(loss, weighted, rng):
+    """The kernel's in-place path gives the numbers of pointwise() and inverse_link()."""
+    k = 3 if isinstance(loss, MultinomialLogLoss) else 1
+    z = rng.normal(scale=20, size=(500, k))
+    z[:4, 0] = [40.0, -40.0, 800.0, -800.0]  # saturated scores, tiny and huge losses
+    if isinstance(loss, MultinomialLogLoss):
+        y = np.eye(k)[rng.integers(0, k, 500)]
+    elif isinstance(loss, BinaryLogLoss):
+        y = rng.integers(0, 2, (500, 1)).astype(float)
+        y[:4, 0] = [1.0, 0.0, 1.0, 0.0]  # confidently right
+    else:
+        y = rng.normal(size=(500, 1))
+    sw = rng.uniform(0, 2, 500) if weighted else None
+    ell = loss.pointwise(y, z)
+    expected_total = ell.sum() if sw is None else ell @ sw
+    expected_r = (loss.inverse_link(z) - y) * (1.0 if sw is None else sw[:, None])
+    total, r = loss.sum_and_residual(y, z.copy(), sw)
+    assert total == pytest.approx(expected_total, rel=1e-12)
+    np.testing.assert_allclose(r, expected_r, rtol=1e-12, atol=1e-300)
+    if isinstance(loss, BinaryLogLoss):  # tiny losses are not rounded away
+        single, _ = loss.sum_and_residual(y[:1], z[:1].copy())
+        assert single == pytest.approx(np.exp(-40.0), rel=1e-12)

@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from gdlearn import LinearRegression, LogisticRegression, check_gradient
-from gdlearn.losses import BinaryLogLoss, HalfSquaredError
+from gdlearn.losses import BinaryLogLoss, HalfSquaredError, MultinomialLogLoss
 from gdlearn.objective import Objective
 from gdlearn.preconditioning import ColumnScaling, Standardized
 
@@ -47,15 +47,27 @@ def test_gradient_check_detects_a_wrong_gradient(rng):
     assert result.max_relative_error > 0.5
 
 
-def test_fused_and_reference_kernels_agree(rng):
-    X = rng.normal(size=(20_000, 30))  # several row blocks
-    Y = rng.integers(0, 2, size=(20_000, 1)).astype(float)
-    theta = rng.normal(size=(31, 1)) * 0.1
-    sw = rng.uniform(size=20_000)
-    a = Objective(X, Y, BinaryLogLoss(), sample_weight=sw, fused=True).value_and_grad(theta)
-    b = Objective(X, Y, BinaryLogLoss(), sample_weight=sw, fused=False).value_and_grad(theta)
+@pytest.mark.parametrize("loss", [HalfSquaredError(), BinaryLogLoss(), MultinomialLogLoss()])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_fused_and_reference_kernels_agree(rng, loss, sparse):
+    n, p = 20_000, 30  # several row blocks
+    X = rng.normal(size=(n, p)) * (rng.random((n, p)) < (0.2 if sparse else 1.0))
+    k = 3 if isinstance(loss, MultinomialLogLoss) else 1
+    if isinstance(loss, MultinomialLogLoss):
+        Y = np.eye(k)[rng.integers(0, k, n)]
+    elif isinstance(loss, BinaryLogLoss):
+        Y = rng.integers(0, 2, size=(n, 1)).astype(float)
+    else:
+        Y = rng.normal(size=(n, 1))
+    theta = rng.normal(size=(p + 1, k)) * 0.1
+    sw = rng.uniform(size=n)
+    Xin = sp.csr_matrix(X) if sparse else X
+    a = Objective(Xin, Y, loss, sample_weight=sw, fused=True).value_and_grad(theta)
+    b = Objective(X, Y, loss, sample_weight=sw, fused=False).value_and_grad(theta)
     assert a[0] == pytest.approx(b[0], rel=1e-12)
-    np.testing.assert_allclose(a[1], b[1], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(a[1], b[1], rtol=1e-10, atol=1e-13)
+    value_only = Objective(Xin, Y, loss, sample_weight=sw, fused=True).smooth_value(theta)
+    assert value_only == pytest.approx(b[0], rel=1e-12)
 
 
 def test_sparse_input_gives_the_same_objective(rng):

@@ -20,9 +20,10 @@ import numpy as np
 
 from .losses import Loss
 
-# Rows per block for the fused path: ~256 KiB of float64 X per block keeps the
-# block in L2 cache between the forward and backward products.
-_BLOCK_BYTES = 1 << 18
+# Rows per block for the fused path: ~1 MiB of X per block stays in L2 cache
+# between the forward and backward products, and is large enough that the
+# per-block NumPy call overhead stays small (benchmarks/proto_kernel.py).
+_BLOCK_BYTES = 1 << 20
 
 
 def forward_backward(
@@ -57,20 +58,33 @@ def forward_backward(
 
 
 def blocked_forward_backward(X, Y, W, b, sample_weight, loss, need_grad=True):
-    """Same result as :func:`forward_backward`, reading X once, block by block."""
+    """Same result as :func:`forward_backward`, reading X once, block by block.
+
+    One score buffer is reused for every block and the loss forms its residual
+    in place (:meth:`gdlearn.losses.Loss.sum_and_residual`), so a pass allocates
+    nothing of size n_samples.
+    """
     m, p = X.shape
-    rows = max(64, _BLOCK_BYTES // max(1, 8 * p))
+    rows = max(256, _BLOCK_BYTES // max(1, X.dtype.itemsize * p))
     if rows >= m:
         return forward_backward(X, Y, W, b, sample_weight, loss, need_grad)
+    sparse = hasattr(X, "tocsr")
+    zbuf = np.empty((rows, W.shape[1]))
     value = 0.0
     gW = np.zeros_like(W) if need_grad else None
     gb = np.zeros_like(b) if need_grad else None
     for start in range(0, m, rows):
-        sl = slice(start, start + rows)
-        sw = None if sample_weight is None else sample_weight[sl]
-        v, gw_blk, gb_blk = forward_backward(X[sl], Y[sl], W, b, sw, loss, need_grad)
-        value += v
+        Xb = X[start : start + rows]
+        z = zbuf[: Xb.shape[0]]
+        if sparse:
+            z[...] = Xb @ W
+        else:
+            np.matmul(Xb, W, out=z)
+        z += b
+        sw = None if sample_weight is None else sample_weight[start : start + rows]
+        total, r = loss.sum_and_residual(Y[start : start + rows], z, sw, need_residual=need_grad)
+        value += total
         if need_grad:
-            gW += gw_blk
-            gb += gb_blk
+            gW += Xb.T @ r
+            gb += r.sum(axis=0)
     return value, gW, gb

@@ -94,6 +94,23 @@ class Loss:
         """
         raise NotImplementedError
 
+    def sum_and_residual(self, y, z, sample_weight=None, need_residual: bool = True):
+        """Σ sᵢℓ(yᵢ, zᵢ) and the residual r = s ⊙ (h(z) − y), for the fast kernel.
+
+        ``z`` is scratch: implementations may overwrite it (the returned ``r``
+        may be ``z`` itself).  Numbers equal :meth:`pointwise` and
+        :meth:`inverse_link` (checked in ``tests/test_losses.py``).
+        """
+        ell = self.pointwise(y, z)
+        total = float(ell.sum()) if sample_weight is None else float(ell @ sample_weight)
+        if not need_residual:
+            return total, None
+        r = self.inverse_link(z)
+        r -= y
+        if sample_weight is not None:
+            r *= sample_weight[:, None]
+        return total, r
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -117,6 +134,15 @@ class HalfSquaredError(Loss):
 
     def link(self, y_mean):
         return np.asarray(y_mean, dtype=float)
+
+    def sum_and_residual(self, y, z, sample_weight=None, need_residual=True):
+        z -= y  # r = z − y, in place
+        if sample_weight is None:
+            total = 0.5 * float(np.vdot(z, z))
+        else:
+            total = 0.5 * float(np.einsum("ij,ij,i->", z, z, sample_weight))
+            z *= sample_weight[:, None]
+        return total, z
 
 
 class BinaryLogLoss(Loss):
@@ -143,6 +169,25 @@ class BinaryLogLoss(Loss):
     def link(self, y_mean):
         p = np.clip(np.asarray(y_mean, dtype=float), 1e-12, 1 - 1e-12)
         return np.log(p) - np.log1p(-p)
+
+    def sum_and_residual(self, y, z, sample_weight=None, need_residual=True):
+        # one exponential for both: e = e^(−|z|);  ℓ = (max(z, 0) − yz) + log(1 + e)
+        # (the exact part first, so tiny losses keep full accuracy);  σ(z) = 1/(1+e) or e/(1+e)
+        e = np.exp(-np.abs(z))
+        ell = np.maximum(z, 0.0)
+        ell -= y * z
+        ell += np.log1p(e)
+        total = float(ell.sum()) if sample_weight is None else float(ell[:, 0] @ sample_weight)
+        if not need_residual:
+            return total, None
+        np.add(e, 1.0, out=ell)
+        positive = z >= 0
+        np.copyto(e, 1.0, where=positive)
+        np.divide(e, ell, out=z)
+        z -= y
+        if sample_weight is not None:
+            z *= sample_weight[:, None]
+        return total, z
 
 
 class MultinomialLogLoss(Loss):

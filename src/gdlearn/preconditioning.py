@@ -55,9 +55,11 @@ def column_stats(X, sample_weight=None, center: bool = True, ridge: float = 0.0)
         mean_n = np.asarray(Xn.T @ w).ravel()
         sq_n = np.asarray(Xn.multiply(Xn).T @ w).ravel()
     else:
-        big = np.max(np.abs(X), axis=0) if n else np.ones(X.shape[1])
+        rows = max(64, (1 << 20) // max(1, 8 * X.shape[1]))  # ~1 MiB blocks: no full-size temporaries
+        big = np.zeros(X.shape[1])
+        for s in range(0, n, rows):
+            np.maximum(big, np.abs(X[s : s + rows]).max(axis=0), out=big)
         big = np.where(big > 0, big, 1.0)
-        rows = max(1, (1 << 22) // max(1, 8 * X.shape[1]))
         mean_n = np.zeros(X.shape[1])
         for s in range(0, n, rows):
             mean_n += w[s : s + rows] @ (X[s : s + rows] / big)
