@@ -120,6 +120,10 @@ def _cmd_train(args) -> int:
 
     from .exceptions import ConvergenceWarning
 
+    if args.plot:  # fail before training, not after, when the plotting extra is missing
+        from ._optional import import_optional
+
+        import_optional("matplotlib", extra="plot", purpose="--plot")
     X, y, names, task = load_data(args.data, target=args.target, task=args.task)
     if not 0 <= args.test_size < 1:
         raise CLIError(f"--test-size must be in [0, 1), got {args.test_size}.")
