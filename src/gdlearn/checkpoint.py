@@ -16,7 +16,7 @@ history and the early-stopping counters), of the session (the change of
 variables of preconditioning, the step size, the seed), and of the data.  The
 checkpoint stores the state and the session with every float written at
 ``repr`` precision, which reads back to the same double; the mini-batch order
-depends only on (seed, epoch) (:func:`gdlearn.solver.batch_indices`), so
+depends only on (seed, epoch) (:func:`gdlearn.data.batch_indices`), so
 storing the seed suffices, and ``fit`` takes the seed from the checkpoint (a
 ``random_state=None`` run resumes identically).  What cannot be stored — the
 data — is fingerprinted (SHA-256 of X, the encoded y and the sample weights),

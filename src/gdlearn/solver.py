@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .data.batches import batch_indices
 from .exceptions import DivergenceError, FitInterrupted
 
-__all__ = ["SolverState", "FitResult", "IterationInfo", "minimize", "batch_indices"]
+__all__ = ["SolverState", "FitResult", "IterationInfo", "minimize"]
 
 
 @dataclass
@@ -100,16 +101,6 @@ class IterationInfo:
     grad_norm: float
     learning_rate: float | None
     val_loss: float | None = None
-
-
-def batch_indices(n: int, batch_size: int, epoch: int, seed: int, shuffle: bool = True):
-    """Index arrays of the mini-batches of one epoch.
-
-    The permutation depends only on (seed, epoch), so a run split over
-    ``partial_fit`` calls, or resumed from a checkpoint, sees the same batches.
-    """
-    order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
-    return [order[s : s + batch_size] for s in range(0, n, batch_size)]
 
 
 def _full_eval(objective, theta):
