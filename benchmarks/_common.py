@@ -337,3 +337,20 @@ def fmt_s(seconds: float) -> str:
 
 def fmt_ratio(x: float) -> str:
     return f"{x:.2f}" if x < 10 else f"{x:.1f}" if x < 100 else f"{x:.0f}"
+
+
+def add_wait_quiet(ap) -> None:
+    """The scripts' shared ``--wait-quiet SECONDS`` option."""
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="first wait up to SECONDS for the 1-minute load average to fall below 0.5 (shared machines)",
+    )
+
+
+def apply_wait_quiet(args) -> None:
+    """Wait for a quiet machine if ``--wait-quiet`` asked for it (a line on stderr says how it went)."""
+    if args.wait_quiet > 0:
+        print(wait_for_quiet(args.wait_quiet), file=sys.stderr)

@@ -44,13 +44,14 @@ import warnings
 import numpy as np
 from _common import (
     Contention,
+    add_wait_quiet,
+    apply_wait_quiet,
     fmt_ratio,
     fmt_s,
     load_line,
     machine_lines,
     markdown_table,
     thread_limit,
-    wait_for_quiet,
 )
 from scipy.special import expit
 from sklearn import linear_model as sk
@@ -234,16 +235,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 10,000-row synthetic data, few rounds")
     ap.add_argument("--threads", type=int, help="limit BLAS/OpenMP threads (default: as the environment says)")
-    ap.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS for the 1-minute load average to fall below 0.5 (shared machines)",
-    )
+    add_wait_quiet(ap)
     args = ap.parse_args(argv)
-    if args.wait_quiet > 0:
-        print(wait_for_quiet(args.wait_quiet), file=sys.stderr)
+    apply_wait_quiet(args)
     budget, min_reps, max_reps = (0.3, 2, 3) if args.quick else (6.0, 3, 15)
 
     t_start = time.perf_counter()

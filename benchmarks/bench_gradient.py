@@ -35,6 +35,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from _common import (
     Contention,
+    add_wait_quiet,
+    apply_wait_quiet,
     default_threads,
     fmt_ms,
     fmt_ratio,
@@ -43,7 +45,6 @@ from _common import (
     machine_lines,
     markdown_table,
     thread_limit,
-    wait_for_quiet,
 )
 from scipy.special import expit
 
@@ -170,16 +171,9 @@ def main(argv=None) -> int:
         help="comma-separated thread counts (default: the BLAS's current count, then 1 if that is more)",
     )
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch peer even if installed")
-    ap.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS for the 1-minute load average to fall below 0.5 (shared machines)",
-    )
+    add_wait_quiet(ap)
     args = ap.parse_args(argv)
-    if args.wait_quiet > 0:
-        print(wait_for_quiet(args.wait_quiet), file=sys.stderr)
+    apply_wait_quiet(args)
 
     sizes = parse_sizes(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
     reps = args.reps or (3 if args.quick else 9)

@@ -41,13 +41,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from _common import (
     Contention,
+    add_wait_quiet,
+    apply_wait_quiet,
     default_threads,
     fmt_ms,
     fmt_ratio,
     fmt_s,
     interleaved,
     markdown_table,
-    wait_for_quiet,
     with_threads,
 )
 from scipy.special import expit
@@ -357,16 +358,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: small arrays, 3 rounds")
     ap.add_argument("--reps", type=int, help="timed rounds (default 9; quick: 3)")
-    ap.add_argument(
-        "--wait-quiet",
-        type=float,
-        default=0,
-        metavar="SECONDS",
-        help="first wait up to SECONDS for the 1-minute load average to fall below 0.5 (shared machines)",
-    )
+    add_wait_quiet(ap)
     args = ap.parse_args(argv)
-    if args.wait_quiet > 0:
-        print(wait_for_quiet(args.wait_quiet), file=sys.stderr)
+    apply_wait_quiet(args)
     sizes = [(20_000, 100), (10_000, 500)] if args.quick else [(100_000, 100), (1_000_000, 20), (200_000, 500)]
     reps = args.reps or (3 if args.quick else 9)
     T = default_threads()
