@@ -185,7 +185,8 @@ CLI_CASES = [
 
 
 @pytest.mark.parametrize("name,argv,pattern", CLI_CASES, ids=[c[0] for c in CLI_CASES])
-def test_cli_errors_are_one_clear_line(tmp_path, capsys, name, argv, pattern):
+def test_cli_errors_are_one_clear_line(tmp_path, capsys, monkeypatch, name, argv, pattern):
+    monkeypatch.chdir(tmp_path)  # whatever a failing run might write stays out of the repository
     code = main(argv(tmp_path) + ["--quiet"] if argv(tmp_path)[0] == "train" else argv(tmp_path))
     err = capsys.readouterr().err.strip()
     assert code == 2
