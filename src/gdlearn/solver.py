@@ -182,6 +182,7 @@ def minimize(
         stop_reason, converged, max_iter = state.stopped, True, 0
     elif state.iteration == 0 and state.history["grad_norm"][-1] <= tol:
         stop_reason, converged, max_iter = "gradient norm below tol", True, 0
+        state.stopped = stop_reason
     try:
         while state.iteration < start + max_iter:
             epoch = state.iteration
@@ -242,8 +243,6 @@ def minimize(
         done = getattr(checkpoint, "saved_iteration", None)
         done = state.iteration if done is None else done
         raise FitInterrupted(f"Fit interrupted after iteration {done}.", checkpoint=saved, iteration=done) from exc
-
-    state.stopped = stop_reason if converged else None
 
     theta = state.theta
     best_iteration = None
