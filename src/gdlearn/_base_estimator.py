@@ -26,6 +26,7 @@ from ._validation import check_fit_data, check_predict_data
 from .exceptions import ConvergenceWarning
 from .losses import Loss
 from .objective import Objective, pack
+from .optim.factory import MINIBATCH_SOLVERS
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
@@ -426,10 +427,10 @@ class GradientDescentModel(BaseEstimator):
         if first and self._is_classifier and classes is not None:
             self._set_classes(np.asarray(classes))
         Y, loss = self._encode_targets(y, first_call=False)
-        if self.solver not in ("auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"):
+        if self.solver != "auto" and self.solver not in MINIBATCH_SOLVERS:
             raise ValueError(
                 f"partial_fit needs a solver that steps on mini-batches; solver={self.solver!r} works on "
-                "full batches only. Use 'gd', 'momentum', 'nesterov', 'adagrad', 'rmsprop' or 'adam'."
+                f"full batches only. Use one of {', '.join(repr(s) for s in MINIBATCH_SOLVERS)}."
             )
         cfg = self._config()
         batch = cfg.batch_size if cfg.batch_size is not None else X.shape[0]

@@ -31,14 +31,15 @@ from .fista import FISTA
 from .lbfgs import LBFGS
 from .schedules import Constant, ExponentialDecay, Schedule
 
-__all__ = ["SOLVERS", "ADAPTIVE_AUTO_LR", "resolve_solver", "make_optimizer"]
+__all__ = ["SOLVERS", "MINIBATCH_SOLVERS", "ADAPTIVE_AUTO_LR", "resolve_solver", "make_optimizer"]
 
 SOLVERS = ("auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "fista", "lbfgs")
 
 #: ``learning_rate="auto"`` for the adaptive methods (in standardised coordinates).
 ADAPTIVE_AUTO_LR = {"adagrad": 0.5, "rmsprop": ExponentialDecay(0.01, rate=5e-4), "adam": 0.05}
 
-_MINIBATCH_OK = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+#: solvers that can step on mini-batches (the others work on the full batch only)
+MINIBATCH_SOLVERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 
 
 def _user_fixed_step(learning_rate) -> bool:
@@ -60,10 +61,10 @@ def resolve_solver(solver: str, learning_rate, *, minibatch: bool, has_l1: bool)
 
 def check_compatible(name: str, learning_rate, *, minibatch: bool, has_l1: bool) -> None:
     """Raise ValueError for combinations that cannot work, saying what to do instead."""
-    if minibatch and name not in _MINIBATCH_OK:
+    if minibatch and name not in MINIBATCH_SOLVERS:
         raise ValueError(
             f"solver={name!r} works on the full batch only; with batch_size set use one of "
-            f"{', '.join(repr(s) for s in _MINIBATCH_OK)}, or set batch_size=None."
+            f"{', '.join(repr(s) for s in MINIBATCH_SOLVERS)}, or set batch_size=None."
         )
     if has_l1 and name == "lbfgs":
         raise ValueError("solver='lbfgs' cannot handle an L1 penalty (l1 > 0); use solver='fista' or 'auto'.")
