@@ -33,7 +33,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .solver import IterationInfo
 
-__all__ = ["GradientDescentModel"]
+__all__ = ["GradientDescentModel", "scores"]
+
+
+def scores(theta: np.ndarray, X) -> np.ndarray:
+    """z = XW + b for θ of shape (n_features + 1, n_outputs); shape (n_samples, n_outputs)."""
+    return np.asarray(X @ theta[:-1] + theta[-1])
 
 
 class GradientDescentModel(BaseEstimator):
@@ -307,15 +312,15 @@ class GradientDescentModel(BaseEstimator):
             validation,
             callback,
             resume=resume,
-            diagnose=lambda theta: self._diagnose(theta, X_tr, Y_tr),
+            diagnose=lambda result: self._diagnose(result, X_tr, Y_tr),
         )
         self._session = session
         self._partial = False
         self._store(result, session, objective)
         return self
 
-    def _diagnose(self, theta, X, Y):
-        """A warning explaining an unusual outcome, or None (see LogisticRegression)."""
+    def _diagnose(self, result, X, Y):
+        """A warning explaining an unusual outcome of ``result``, or None (see LogisticRegression)."""
         return None
 
     def _run(self, session, objective, cfg, theta0, max_iter, validation, callback, resume=False, diagnose=None):
@@ -351,8 +356,7 @@ class GradientDescentModel(BaseEstimator):
             record_path=self.record_path,
             checkpoint=checkpoint,
         )
-        self._stop_text = f"{result.stop_reason} after {result.n_iter} iterations"
-        special = diagnose(result.theta) if diagnose is not None else None
+        special = diagnose(result) if diagnose is not None else None
         if special is not None:
             warnings.warn(special, stacklevel=3)
         elif not result.converged and result.stop_reason == "max_iter":
@@ -380,7 +384,7 @@ class GradientDescentModel(BaseEstimator):
         self.learning_rate_ = session.optimizer.initial_lr
         self.lipschitz_ = session.lipschitz
         if result.path is not None:
-            path = np.stack([np.vstack([p[:-1], p[-1:]]).T for p in result.path])  # (steps, k, p+1)
+            path = np.stack([theta.T for theta in result.path])  # (steps, k, p+1): [W, b] per output
             self.path_ = path[:, 0, :] if path.shape[1] == 1 else path
         elif hasattr(self, "path_"):
             del self.path_
@@ -458,8 +462,7 @@ class GradientDescentModel(BaseEstimator):
     # ------------------------------------------------------------ predict
     def _decision(self, X) -> np.ndarray:
         check_is_fitted(self, "_theta")
-        X = check_predict_data(self, X)
-        return np.asarray(X @ self._theta[:-1] + self._theta[-1])
+        return scores(self._theta, check_predict_data(self, X))
 
 
 GradientDescentModel.__doc__ = "Base of the gdlearn estimators." + COMMON_PARAMS_DOC

@@ -24,7 +24,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
-from ._base_estimator import GradientDescentModel
+from ._base_estimator import GradientDescentModel, scores
 from ._docstrings import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC
 from .exceptions import PerfectSeparationWarning
 from .losses import BinaryLogLoss, HalfSquaredError, MultinomialLogLoss, sigmoid, softmax
@@ -74,7 +74,7 @@ class LinearRegression(RegressorMixin, GradientDescentModel):
         return Y, HalfSquaredError()
 
     def _score_theta(self, theta, X, y, sample_weight):
-        pred = np.asarray(X @ theta[:-1] + theta[-1])
+        pred = scores(theta, X)
         return float(r2_score(y, pred[:, 0] if np.ndim(y) == 1 else pred, sample_weight=sample_weight))
 
     def _set_coef(self, W, b):
@@ -167,11 +167,12 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
         Y[np.arange(len(idx)), idx] = 1.0
         return Y, MultinomialLogLoss()
 
-    def _diagnose(self, theta, X, Y):
-        """PerfectSeparationWarning when the unpenalised classes are separated by θ."""
+    def _diagnose(self, result, X, Y):
+        """PerfectSeparationWarning when the unpenalised classes are separated by the fitted θ."""
         if self.l2 > 0 or self.l1 > 0:
             return None
-        z = np.asarray(X @ theta[:-1] + (theta[-1] if self.fit_intercept else 0.0))
+        theta = result.theta
+        z = scores(theta, X)  # b is 0 without an intercept
         if Y.shape[1] == 1:
             separated = bool(np.all((2 * Y[:, 0] - 1) * z[:, 0] > 0))
         else:
@@ -182,15 +183,20 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
         return PerfectSeparationWarning(
             "The classes are perfectly separable in the training data, so the unpenalised log loss has no "
             "minimum: it keeps falling towards 0 as the weights grow without bound. The fit stopped cleanly "
-            f"({self._stop_text}) with finite weights of norm {norm:.3g}, whose size reflects only when it "
+            f"({result.stop_reason} after {result.n_iter} iterations) with finite weights of norm {norm:.3g}, "
+            "whose size reflects only when it "
             "stopped. Set l2 > 0 (l2=1.0 is scikit-learn's default C=1) for a finite optimum, or use "
             "early_stopping=True."
         )
 
     def _score_theta(self, theta, X, y, sample_weight):
-        z = np.asarray(X @ theta[:-1] + theta[-1])
-        pred = self.classes_[(z[:, 0] > 0).astype(int)] if z.shape[1] == 1 else self.classes_[z.argmax(1)]
-        return float(accuracy_score(y, pred, sample_weight=sample_weight))
+        return float(accuracy_score(y, self._labels(scores(theta, X)), sample_weight=sample_weight))
+
+    def _labels(self, z):
+        """The most probable class for scores z: z > 0 for two classes, else the largest score."""
+        if z.shape[1] == 1:
+            return self.classes_[(z[:, 0] > 0).astype(int)]
+        return self.classes_[np.argmax(z, axis=1)]
 
     def _set_coef(self, W, b):
         self.coef_ = W.T.copy()
@@ -258,10 +264,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
         ndarray of shape (n_samples,)
             Labels from ``classes_``.
         """
-        z = self._decision(X)
-        if z.shape[1] == 1:
-            return self.classes_[(z[:, 0] > 0).astype(int)]
-        return self.classes_[np.argmax(z, axis=1)]
+        return self._labels(self._decision(X))
 
 
 def _plain(value):
