@@ -43,17 +43,10 @@ def forward_backward(
     """
     z = X @ W
     z += b
-    ell = loss.pointwise(Y, z)
-    if sample_weight is None:
-        value = float(ell.sum())
-    else:
-        value = float(ell @ sample_weight)
+    # the base class's formulas (pointwise and inverse_link), not a loss's in-place fast path
+    value, r = Loss.sum_and_residual(loss, Y, z, sample_weight, need_residual=need_grad)
     if not need_grad:
         return value, None, None
-    r = loss.inverse_link(z)
-    r -= Y
-    if sample_weight is not None:
-        r *= sample_weight[:, None]
     return value, X.T @ r, r.sum(axis=0)
 
 
