@@ -48,32 +48,28 @@ def column_stats(X, sample_weight=None, center: bool = True, ridge: float = 0.0)
     """
     n = X.shape[0]
     w = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / np.sum(sample_weight)
-    if hasattr(X, "multiply"):  # scipy.sparse, never densified
+    p = X.shape[1]
+    if hasattr(X, "multiply"):  # scipy.sparse, never densified: var = E[x²] − μ²
         big = np.asarray(abs(X).max(axis=0).todense()).ravel()
         big = np.where(big > 0, big, 1.0)
         Xn = X.multiply(1.0 / big).tocsr()
-        mean_n = np.asarray(Xn.T @ w).ravel()
-        sq_n = np.asarray(Xn.multiply(Xn).T @ w).ravel()
-    else:
-        rows = max(64, (1 << 20) // max(1, 8 * X.shape[1]))  # ~1 MiB blocks: no full-size temporaries
-        big = np.zeros(X.shape[1])
+        mean_n = np.asarray(Xn.T @ w).ravel() if center else np.zeros(p)
+        var_n = np.maximum(np.asarray(Xn.multiply(Xn).T @ w).ravel() - mean_n**2, 0.0)
+    else:  # dense: three passes over ~1 MiB blocks, no full-size temporaries
+        rows = max(64, (1 << 20) // max(1, 8 * p))
+        big = np.zeros(p)
         for s in range(0, n, rows):
             np.maximum(big, np.abs(X[s : s + rows]).max(axis=0), out=big)
         big = np.where(big > 0, big, 1.0)
-        mean_n = np.zeros(X.shape[1])
-        for s in range(0, n, rows):
-            mean_n += w[s : s + rows] @ (X[s : s + rows] / big)
-        if not center:
-            mean_n[:] = 0.0
-        sq_n = np.zeros(X.shape[1])  # second pass: E[(x − μ)²], no cancellation
+        mean_n = np.zeros(p)
+        if center:
+            for s in range(0, n, rows):
+                mean_n += w[s : s + rows] @ (X[s : s + rows] / big)
+        var_n = np.zeros(p)  # E[(x − μ)²] in a second pass: no cancellation
         for s in range(0, n, rows):
             d = X[s : s + rows] / big - mean_n
-            sq_n += w[s : s + rows] @ (d * d)
-    if hasattr(X, "multiply"):
-        var_n = np.maximum(sq_n - mean_n**2, 0.0) if center else sq_n
-    else:
-        var_n = sq_n
-    mean = mean_n * big if center else np.zeros_like(mean_n)
+            var_n += w[s : s + rows] @ (d * d)
+    mean = mean_n * big  # zeros when not centring
     std_n = np.sqrt(var_n)
     # spread below rounding noise of the mean: the column is constant
     constant = std_n <= 1e-12 * np.maximum(np.abs(mean_n), 1e-300) if center else std_n == 0
