@@ -23,11 +23,6 @@ def _rewrite(exc: ValueError, what: str, estimator) -> ValueError:
     text = str(exc)
     name = type(estimator).__name__
     if "could not convert" in text or "dtype='numeric' is not compatible" in text:
-        if what == "y":
-            return ValueError(
-                f"{name}: y holds non-numeric values ({text.splitlines()[0]}); a regression target must be "
-                "numbers. For class labels use LogisticRegression."
-            )
         return ValueError(
             f"{name}: X holds non-numeric values ({text.splitlines()[0]}); gradient descent needs numbers. "
             "Encode text or categorical columns as numbers (e.g. sklearn.preprocessing.OneHotEncoder) or drop them."
@@ -52,13 +47,14 @@ def check_fit_data(estimator, X, y, sample_weight, *, reset: bool, classifier: b
             f"{type(estimator).__name__}: y is a sparse matrix; give the target as a dense 1-D array, "
             "e.g. y.toarray().ravel()."
         )
-    if not classifier:
-        y_arr = np.asarray(y) if not hasattr(y, "dtype") else y
-        if getattr(y_arr, "dtype", None) is not None and y_arr.dtype.kind in "USO":
-            try:
-                np.asarray(y_arr, dtype=float)
-            except (TypeError, ValueError) as exc:
-                raise _rewrite(ValueError(f"could not convert: {exc}"), "y", estimator) from None
+    if not classifier and np.asarray(y).dtype.kind in "USO":
+        try:
+            np.asarray(y, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{type(estimator).__name__}: y holds non-numeric values ({exc}); a regression target must be "
+                "numbers. For class labels use LogisticRegression."
+            ) from None
     try:
         X, y = validate_data(
             estimator,
