@@ -82,8 +82,10 @@ def check_gradient(
         if theta is None:
             raise ValueError("check_gradient(fun, theta=...): give the point theta at which to check fun.")
         fun: Callable = model
-        theta = np.array(theta, dtype=float)
-        value_fn = lambda t: fun(t)[0]  # noqa: E731
+
+        def value_fn(t):
+            return fun(t)[0]
+
     else:
         if X is None or y is None:
             raise ValueError("check_gradient(estimator, X, y): X and y are required with an estimator.")
@@ -97,14 +99,12 @@ def check_gradient(
                 grad[:-1] += objective.penalty.l1 * np.sign(t[:-1])
             return value, grad
 
-        def value_fn(t):
-            return fun(t)[0]
-
+        value_fn = objective.value  # J itself, penalties included: no gradient per nudge
         if theta is None:
             theta = np.random.default_rng(random_state).standard_normal(objective.shape)
             if not objective.fit_intercept:
                 theta[-1] = 0.0
-        theta = np.array(theta, dtype=float)
+    theta = np.array(theta, dtype=float)
     _, analytic = fun(theta)
     analytic = np.asarray(analytic, dtype=float)
     numeric = np.zeros_like(analytic)
