@@ -207,12 +207,15 @@ def run(
         raise _explain_divergence(err, session, work, cfg) from None
     session.state = result.state
     result.theta = session.to_original(result.theta)
-    if c != 1.0:  # report J in the user's units
-        result.history = {
-            k: ([v * c for v in vals] if k in ("loss", "val_loss") else list(vals))
-            for k, vals in result.history.items()
-        }
+    result.history = _user_units(result.history, c)
     return result
+
+
+def _user_units(history: dict, c: float) -> dict:
+    """History with the loss series multiplied back by the solver's value scale c (J in the user's units)."""
+    if history is None or c == 1.0:
+        return history
+    return {k: ([v * c for v in vals] if k in ("loss", "val_loss") else list(vals)) for k, vals in history.items()}
 
 
 def _explain_divergence(err: DivergenceError, session: Session, work, cfg: Config) -> DivergenceError:
@@ -237,9 +240,7 @@ def _explain_divergence(err: DivergenceError, session: Session, work, cfg: Confi
     if isinstance(cfg.learning_rate, Schedule):
         msg += " (The learning rate came from a schedule; lower its lr.)"
     c = session.value_scale
-    history = err.history
-    if history is not None and c != 1.0:
-        history = {k: ([v * c for v in vals] if k in ("loss", "val_loss") else vals) for k, vals in history.items()}
+    history = _user_units(err.history, c)
     return DivergenceError(
         msg,
         iteration=err.iteration,
