@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-__all__ = ["TASKS", "BUILTIN", "CLIError", "load_data"]
+__all__ = ["TASKS", "BUILTIN", "CLIError", "load_data", "need_matplotlib"]
 
 TASKS = ("regression", "classification")
 BUILTIN = {"housing": "regression", "breast-cancer": "classification"}
@@ -14,6 +14,13 @@ BUILTIN = {"housing": "regression", "breast-cancer": "classification"}
 
 class CLIError(Exception):
     """An error to report as one line."""
+
+
+def need_matplotlib() -> None:
+    """Fail early, naming the extra to install, when a command will draw pictures."""
+    from ._optional import import_optional
+
+    import_optional("matplotlib.pyplot", extra="plot", purpose="drawing pictures (--plot)")
 
 
 def load_data(data: str, *, target: str | None = None, task: str | None = None):

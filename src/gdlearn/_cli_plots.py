@@ -30,6 +30,8 @@ from __future__ import annotations
 import sys
 import warnings
 
+from ._cli_data import CLIError, load_data, need_matplotlib
+
 __all__ = ["add_commands"]
 
 
@@ -91,30 +93,17 @@ def add_commands(subparsers) -> None:
 
 
 # ------------------------------------------------------------------ helpers
-def _error(message: str) -> Exception:
-    """The exception ``gdlearn.cli.main`` prints as one line with exit status 2."""
-    try:
-        from ._cli_data import CLIError
-    except ImportError:  # pragma: no cover - cli ships with gdlearn
-        return ValueError(message)
-    return CLIError(message)
-
-
-def _need_matplotlib() -> None:
-    from ._optional import import_optional
-
-    import_optional("matplotlib.pyplot", extra="plot", purpose="drawing pictures (--plot)")
-
-
 def _parse_rates(text: str | None):
     if text is None:
         return None
     try:
         rates = [float(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise _error(f"--learning-rates: expected comma-separated numbers such as 0.01,0.1,1; got {text!r}.") from None
+        raise CLIError(
+            f"--learning-rates: expected comma-separated numbers such as 0.01,0.1,1; got {text!r}."
+        ) from None
     if not rates or any(not (r > 0) or r == float("inf") for r in rates):
-        raise _error(f"--learning-rates: every learning rate must be a positive number; got {text!r}.")
+        raise CLIError(f"--learning-rates: every learning rate must be a positive number; got {text!r}.")
     return rates
 
 
@@ -126,15 +115,14 @@ def _print(renderable) -> None:
 
 # -------------------------------------------------------------------- sweep
 def _cmd_sweep(args) -> int:
-    from ._cli_data import load_data
     from .estimators import LinearRegression, LogisticRegression
     from .plotting import learning_rate_sweep, save_sweep_plot
 
     if args.max_iter < 1:
-        raise _error(f"--max-iter must be at least 1, got {args.max_iter}.")
+        raise CLIError(f"--max-iter must be at least 1, got {args.max_iter}.")
     rates = _parse_rates(args.learning_rates)
     if args.plot:
-        _need_matplotlib()
+        need_matplotlib()
     X, y, names, task = load_data(args.data, target=args.target, task=args.task)
     Model = LogisticRegression if task == "classification" else LinearRegression
     estimator = Model(l2=args.l2, random_state=args.seed)
@@ -190,11 +178,11 @@ def _select_columns(model, X, names, data):
         names = [str(n) for n in names]
         missing = [str(n) for n in model_names if str(n) not in names]
         if missing:
-            raise _error(f"{data}: the model needs the columns {', '.join(missing)}, which the data lacks.")
+            raise CLIError(f"{data}: the model needs the columns {', '.join(missing)}, which the data lacks.")
         X = X[:, [names.index(str(n)) for n in model_names]]
     n_in = getattr(model, "n_features_in_", X.shape[1])
     if X.shape[1] != n_in:
-        raise _error(f"{data}: {X.shape[1]} feature columns, but the model was trained on {n_in} features.")
+        raise CLIError(f"{data}: {X.shape[1]} feature columns, but the model was trained on {n_in} features.")
     return np.asarray(X, dtype=float)
 
 
@@ -218,18 +206,17 @@ def _descent_path(model, X, y):
 def _cmd_surface(args) -> int:
     from sklearn.base import is_classifier
 
-    from ._cli_data import load_data
     from .persistence import load
     from .plotting import _resolve_params, save_surface_plots
 
-    _need_matplotlib()
+    need_matplotlib()
     if args.grid_size < 2:
-        raise _error(f"--grid-size must be at least 2, got {args.grid_size}.")
+        raise CLIError(f"--grid-size must be at least 2, got {args.grid_size}.")
     if args.span is not None and not args.span > 0:
-        raise _error(f"--span must be positive, got {args.span}.")
+        raise CLIError(f"--span must be positive, got {args.span}.")
     params = [p.strip() for p in args.params.split(",") if p.strip()]
     if len(params) != 2:
-        raise _error(f"--params: give two parameter names separated by a comma, e.g. w0,b; got {args.params!r}.")
+        raise CLIError(f"--params: give two parameter names separated by a comma, e.g. w0,b; got {args.params!r}.")
     model = load(args.model)
     _resolve_params(model, params)  # unknown names fail here, before the refit
     task = "classification" if is_classifier(model) else "regression"

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._cli_data import TASKS, CLIError, load_data
+from ._cli_data import TASKS, CLIError, load_data, need_matplotlib
 from ._version import __version__
 
 __all__ = ["main", "load_data", "build_parser", "CLIError"]
@@ -121,9 +121,7 @@ def _cmd_train(args) -> int:
     from .exceptions import ConvergenceWarning
 
     if args.plot:  # fail before training, not after, when the plotting extra is missing
-        from ._optional import import_optional
-
-        import_optional("matplotlib", extra="plot", purpose="--plot")
+        need_matplotlib()
     X, y, names, task = load_data(args.data, target=args.target, task=args.task)
     if not 0 <= args.test_size < 1:
         raise CLIError(f"--test-size must be in [0, 1), got {args.test_size}.")
