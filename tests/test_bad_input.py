@@ -91,7 +91,7 @@ PARAM_CASES = [
     ("batch_size", 0, r"batch_size must be None \(full batch\) or an integer >= 1"),
     ("momentum", 1.0, r"momentum must be a number in \[0, 1\)"),
     ("validation_fraction", 1.5, r"validation_fraction must be None or a number in \(0, 1\)"),
-    ("precondition", "yes", r"precondition must be 'auto', True or False"),
+    ("precondition", "yes", r"precondition must be 'auto', True, False, 'diagonal' or 'dense'"),
     ("fit_intercept", "yes", r"fit_intercept must be True or False"),
     ("n_iter_no_change", 0, r"n_iter_no_change must be an integer >= 1"),
     ("tol", 10**400, r"tol must be a non-negative number"),

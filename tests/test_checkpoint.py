@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdlearn import DivergenceError, FitInterrupted, LinearRegression, LogisticRegression
-from gdlearn.checkpoint import CheckpointError, read_checkpoint
+from gdlearn.checkpoint import CHECKPOINT_FORMAT_VERSION, CheckpointError, read_checkpoint
 from gdlearn.persistence import dump_document
 
 # The problem shared by the in-process tests and the child processes (exec'd in both).
@@ -147,10 +147,11 @@ def test_resume_with_sample_weights_multi_output_and_sparse_X(tmp_path):
 
 def test_resume_until_convergence_then_nothing_is_left_to_do(tmp_path):
     ckpt = tmp_path / "run.ckpt"
-    full = fit(LinearRegression(solver="lbfgs"), X, Y_REG)
+    # diagonal preconditioning: whitened least squares would converge in one step
+    full = fit(LinearRegression(solver="lbfgs", precondition="diagonal"), X, Y_REG)
     assert full.converged_ and full.n_iter_ > 3
-    fit(LinearRegression(solver="lbfgs", max_iter=3, checkpoint=ckpt), X, Y_REG)
-    resumed = fit(LinearRegression(solver="lbfgs", checkpoint=ckpt), X, Y_REG, resume=True)
+    fit(LinearRegression(solver="lbfgs", precondition="diagonal", max_iter=3, checkpoint=ckpt), X, Y_REG)
+    resumed = fit(LinearRegression(solver="lbfgs", precondition="diagonal", checkpoint=ckpt), X, Y_REG, resume=True)
     assert_identical(full, resumed)
     assert read_checkpoint(ckpt).iteration == full.n_iter_  # converged: the final state is written
 
@@ -199,7 +200,7 @@ def test_ctrl_c_saves_the_last_completed_iteration(tmp_path):
 
 def test_ctrl_c_before_the_first_iteration_of_a_resumed_fit_keeps_the_checkpoint(tmp_path):
     ckpt = tmp_path / "run.ckpt"
-    fit(LinearRegression(solver="gd", max_iter=5, checkpoint=ckpt, random_state=0), X, Y_REG)
+    fit(LinearRegression(solver="gd", precondition="diagonal", max_iter=5, checkpoint=ckpt, random_state=0), X, Y_REG)
     before = ckpt.read_bytes()
 
     def interrupt(info):
@@ -207,7 +208,7 @@ def test_ctrl_c_before_the_first_iteration_of_a_resumed_fit_keeps_the_checkpoint
 
     with pytest.raises(FitInterrupted) as exc:
         fit(
-            LinearRegression(solver="gd", max_iter=9, checkpoint=ckpt, random_state=0),
+            LinearRegression(solver="gd", precondition="diagonal", max_iter=9, checkpoint=ckpt, random_state=0),
             X,
             Y_REG,
             callback=interrupt,
@@ -361,7 +362,7 @@ STATE_EDITS = {
     "history series": (lambda d: d["state"]["history"].update(val_loss=[]), "series"),
     "iteration": (lambda d: d["state"].update(iteration=-1), "iteration"),
     "unknown field": (lambda d: d["state"].update(extra=1), "unexpected field"),
-    "future version": (lambda d: d.update(format_version=2), "newer gdlearn"),
+    "future version": (lambda d: d.update(format_version=CHECKPOINT_FORMAT_VERSION + 1), "newer gdlearn"),
     "bad array dtype": (lambda d: d["state"]["theta"].update(__array__="|O"), "dtype"),
     "path present": (lambda d: d["state"].update(path=None) or d["params"].update(record_path=True), "record_path"),
 }
@@ -388,16 +389,16 @@ def test_resume_uses_the_checkpointed_step_size_and_scaling(tmp_path):
     fit(make(max_iter=3), X, Y_REG)
     doc = json.loads(ckpt.read_text())
     lr = doc["session"]["schedule_lr"]
-    assert lr is not None and doc["session"]["scaling"] is not None
+    assert lr is not None and doc["session"]["coords"] is not None
 
     def edit(d):
         d["session"]["schedule_lr"] = lr * 0.5
-        d["session"]["scaling"]["scale"]["data"][0] *= 2.0
+        d["session"]["coords"]["matrix"]["data"][0] *= 2.0
 
     _edit(ckpt, edit)
     resumed = fit(make(max_iter=6), X, Y_REG, resume=True)
     assert resumed.learning_rate_ == lr * 0.5
-    assert resumed._session.scaling.scale[0] == doc["session"]["scaling"]["scale"]["data"][0] * 2.0
+    assert resumed._session.coords.matrix.flat[0] == doc["session"]["coords"]["matrix"]["data"][0] * 2.0
     plain = fit(make(max_iter=6), X, Y_REG)
     assert not np.array_equal(plain.coef_, resumed.coef_)
 

@@ -134,7 +134,7 @@ def test_huge_learning_rate_fails_fast_and_keeps_previous_fit(housing):
 def test_max_iter_warns_with_advice(housing):
     X, y = housing
     with pytest.warns(ConvergenceWarning, match="Increase max_iter"):
-        model = LinearRegression(solver="gd", max_iter=3).fit(X, y)
+        model = LinearRegression(solver="gd", precondition="diagonal", max_iter=3).fit(X, y)
     assert model.n_iter_ == 3 and not model.converged_
     assert len(model.loss_curve_) == 4
 

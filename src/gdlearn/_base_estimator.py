@@ -19,13 +19,14 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import training
+from . import kernels, training
 from ._docstrings import COMMON_PARAMS_DOC
 from ._params import validate_params
 from ._validation import check_fit_data, check_predict_data
+from .data.source import ArraySource
 from .exceptions import ConvergenceWarning
 from .losses import Loss
-from .objective import Objective, pack
+from .objective import Objective, Problem, pack
 from .optim.factory import MINIBATCH_SOLVERS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,7 +39,7 @@ __all__ = ["GradientDescentModel", "scores"]
 
 def scores(theta: np.ndarray, X) -> np.ndarray:
     """z = XW + b for θ of shape (n_features + 1, n_outputs); shape (n_samples, n_outputs)."""
-    return np.asarray(X @ theta[:-1] + theta[-1])
+    return kernels.scores(X, theta[:-1], theta[-1])
 
 
 class GradientDescentModel(BaseEstimator):
@@ -185,7 +186,7 @@ class GradientDescentModel(BaseEstimator):
         X_tr, X_va, y_tr, y_va, Y_tr, Y_va, sw_tr, sw_va = parts
         return (X_tr, y_tr, Y_tr, sw_tr), (X_va, y_va, Y_va, sw_va)
 
-    def get_objective(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Objective:
+    def get_objective(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Problem:
         """The objective J(θ) this estimator minimises on (X, y), with its penalties.
 
         Useful to evaluate the loss surface, check the gradient, or compare
@@ -200,14 +201,17 @@ class GradientDescentModel(BaseEstimator):
 
         Returns
         -------
-        Objective
+        Problem
+            ``value(theta)``, ``value_and_grad(theta)`` and ``shape``, in the
+            user's coordinates.
         """
         est = clone(self)
         if hasattr(self, "classes_"):
             est.classes_ = self.classes_
         X, y, sw = est._validate_X_y(X, y, sample_weight, reset=True)
         Y, loss = est._encode_targets(y, first_call=not hasattr(est, "classes_"))
-        return est._make_objective(X, Y, loss, sw)
+        data = est._make_data(X, Y, sw)
+        return est._make_objective(loss, data.weight_sum).bind(data)
 
     @property
     def theta_(self) -> np.ndarray:
@@ -215,18 +219,13 @@ class GradientDescentModel(BaseEstimator):
         check_is_fitted(self, "_theta")
         return self._theta.copy()
 
-    def _make_objective(self, X, Y, loss, sample_weight, penalty_norm=None) -> Objective:
-        sw = None if np.all(sample_weight == 1.0) else sample_weight
-        return Objective(
-            X,
-            Y,
-            loss,
-            sample_weight=sw,
-            fit_intercept=self.fit_intercept,
-            l2=self.l2,
-            l1=self.l1,
-            penalty_norm=penalty_norm,
-        )
+    @staticmethod
+    def _make_data(X, Y, sample_weight) -> ArraySource:
+        sw = None if sample_weight is None or np.all(sample_weight == 1.0) else sample_weight
+        return ArraySource(X, Y, sw)
+
+    def _make_objective(self, loss, penalty_norm: float) -> Objective:
+        return Objective(loss, fit_intercept=self.fit_intercept, l2=self.l2, l1=self.l1, penalty_norm=penalty_norm)
 
     def _progress_printer(self, max_iter):
         if not self.verbose:
@@ -287,14 +286,14 @@ class GradientDescentModel(BaseEstimator):
         else:
             seed = self._seed()
         (X_tr, y_tr, Y_tr, sw_tr), val = self._split_validation(X, y, Y, sample_weight, seed)
-        objective = self._make_objective(X_tr, Y_tr, loss, sw_tr)
+        data = self._make_data(X_tr, Y_tr, sw_tr)
+        objective = self._make_objective(loss, data.weight_sum)
         cfg = self._config()
-        session = training.start_session(objective, cfg, seed)
+        session = training.start_session(data, objective, cfg, seed)
         theta0 = self._initial_theta(Y_tr, loss, sw_tr, coef_init, intercept_init, X.shape[1])
         validation = None
         if val is not None:
             X_va, y_va, Y_va, sw_va = val
-            val_obj = self._make_objective(X_va, Y_va, loss, sw_va, penalty_norm=objective.penalty_norm)
 
             def score_fn(theta):
                 return (
@@ -302,10 +301,11 @@ class GradientDescentModel(BaseEstimator):
                     self._score_theta(theta, X_tr, y_tr, sw_tr),
                 )
 
-            validation = (val_obj, score_fn)
+            validation = (self._make_data(X_va, Y_va, sw_va), score_fn)
         result = self._run(
             session,
             objective,
+            data,
             cfg,
             theta0,
             self.max_iter,
@@ -316,14 +316,14 @@ class GradientDescentModel(BaseEstimator):
         )
         self._session = session
         self._partial = False
-        self._store(result, session, objective)
+        self._store(result, session)
         return self
 
     def _diagnose(self, result, X, Y):
         """A warning explaining an unusual outcome of ``result``, or None (see LogisticRegression)."""
         return None
 
-    def _run(self, session, objective, cfg, theta0, max_iter, validation, callback, resume=False, diagnose=None):
+    def _run(self, session, objective, data, cfg, theta0, max_iter, validation, callback, resume=False, diagnose=None):
         callbacks = [c for c in (callback, self._progress_printer(max_iter)) if c is not None]
 
         def combined(info):
@@ -336,11 +336,12 @@ class GradientDescentModel(BaseEstimator):
         if self.checkpoint is not None:
             from .checkpoint import Checkpointer
 
+            problem = objective.bind(data)  # the data as given: shapes and fingerprint
             checkpointer = Checkpointer(
-                self, session, every=self.checkpoint_every, seconds=self.checkpoint_seconds, objective=objective
+                self, session, every=self.checkpoint_every, seconds=self.checkpoint_seconds, objective=problem
             )
             if resume:
-                checkpointer.restore(objective)
+                checkpointer.restore(problem)
             checkpoint = checkpointer
         elif resume:
             raise ValueError("resume=True needs the checkpoint parameter: the file to resume from.")
@@ -348,6 +349,7 @@ class GradientDescentModel(BaseEstimator):
         result = training.run(
             session,
             objective,
+            data,
             cfg,
             theta0=theta0,
             max_iter=max(remaining, 0),
@@ -370,7 +372,7 @@ class GradientDescentModel(BaseEstimator):
             )
         return result
 
-    def _store(self, result, session, objective) -> None:
+    def _store(self, result, session) -> None:
         self._theta = result.theta
         W, b = result.theta[:-1], result.theta[-1]
         self._set_coef(W, b)
@@ -441,22 +443,24 @@ class GradientDescentModel(BaseEstimator):
         cfg.batch_size = batch
         if cfg.solver == "auto":
             cfg.solver = "gd"
-        objective = self._make_objective(X, Y, loss, sample_weight)
+        data = self._make_data(X, Y, sample_weight)
         if first:
-            session = training.start_session(objective, cfg, self._seed())
+            objective = self._make_objective(loss, data.weight_sum)
+            session = training.start_session(data, objective, cfg, self._seed())
             if fitted:  # continue from the coefficients of an earlier fit
                 theta0 = self._theta
             else:
                 theta0 = self._initial_theta(Y, loss, sample_weight, None, None, X.shape[1])
         else:
             session = self._session
+            objective = self._make_objective(loss, data.weight_sum)
             theta0 = self._theta
             if session.state is not None:
                 session.state.stopped = None  # each call is one more epoch, whatever stopped the last
-        result = training.run(session, objective, cfg, theta0=theta0, max_iter=1, record_path=self.record_path)
+        result = training.run(session, objective, data, cfg, theta0=theta0, max_iter=1, record_path=self.record_path)
         self._session = session
         self._partial = True
-        self._store(result, session, objective)
+        self._store(result, session)
         return self
 
     # ------------------------------------------------------------ predict

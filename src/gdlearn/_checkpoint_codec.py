@@ -29,7 +29,8 @@ import numpy as np
 from ._safejson import Reader, encode_float, encode_floats
 from .solver import SolverState
 
-_SESSION_FIELDS = ("solver", "lipschitz", "scaling", "schedule_lr")
+_SESSION_FIELDS = ("solver", "lipschitz", "coords", "schedule_lr")
+_COORD_FIELDS = ("mean", "matrix", "inverse", "scale", "target_scale", "frozen", "unit")
 _ARRAY_DTYPE_RE = re.compile(r"[<>|=][biuf][1-8]")
 _MAX_TREE_DEPTH = 32
 
@@ -211,56 +212,69 @@ def encode_snapshot(snap: Snapshot) -> dict:
 # ================================================================ the session
 def encode_session(session) -> dict:
     """The parts of ``session`` (a :class:`gdlearn.training.Session`) that a resumed fit must reuse."""
-    scaling = session.scaling
+    coords = session.coords
     return {
         "solver": session.solver,
         "lipschitz": None if session.lipschitz is None else encode_float(session.lipschitz),
-        "scaling": None
-        if scaling is None
+        "coords": None
+        if coords is None
         else {
-            "mean": _encode_array(scaling.mean),
-            "scale": _encode_array(scaling.scale),
-            "target_scale": encode_float(scaling.target_scale),
+            "mean": _encode_array(coords.mean),
+            "matrix": _encode_array(coords.matrix),
+            "inverse": _encode_array(coords.inverse),
+            "scale": _encode_array(coords.scale),
+            "target_scale": encode_float(coords.target_scale),
+            "frozen": _encode_array(coords.frozen),
+            "unit": _encode_array(coords.unit),
         },
         "schedule_lr": _schedule_lr(session.optimizer),
     }
 
 
 def restore_session(r: Reader, value, session, estimator, objective) -> None:
-    """Check the saved session against ``session`` and adopt its scaling, L and step size.
+    """Check the saved session against ``session`` and adopt its coordinates, L and step size.
 
-    Where this machine computed the column scales or 1/L differently, the
-    checkpoint's values replace them (and the optimizer is rebuilt with the
+    Where this machine computed the change of variables or 1/L differently,
+    the checkpoint's values replace them (and the optimizer is rebuilt with the
     saved step), so that the resumed fit continues in the same coordinates.
     """
     from .optim.factory import make_optimizer
-    from .preconditioning import ColumnScaling
+    from .preconditioning import Coordinates
 
     saved = r.obj(value, "session")
     r.fields(saved, _SESSION_FIELDS, "session")
     if saved["solver"] != session.solver:
         r.fail(f"it was written by solver {saved['solver']!r}, this fit resolved to {session.solver!r}")
-    scaling = saved["scaling"]
-    if (scaling is None) != (session.scaling is None):
+    coords = saved["coords"]
+    if (coords is None) != (session.coords is None):
         r.fail("its preconditioning setting differs from this fit's")
-    if scaling is not None:
-        scaling = r.obj(scaling, "session.scaling")
-        r.fields(scaling, ("mean", "scale", "target_scale"), "session.scaling")
-        p = objective.n_features
-        mean = _decode_tree(r, scaling["mean"], "session.scaling.mean")
-        scale = _decode_tree(r, scaling["scale"], "session.scaling.scale")
-        tau = r.number(scaling["target_scale"], "session.scaling.target_scale", finite=True)
-        for name, arr in (("mean", mean), ("scale", scale)):
-            if not isinstance(arr, np.ndarray) or arr.shape != (p,) or not np.all(np.isfinite(arr)):
-                r.fail(f"session.scaling.{name} must be {p} finite numbers")
-        if not (np.all(scale > 0) and tau > 0):
-            r.fail("session.scaling must have positive scales")
-        current = session.scaling
-        same = (
-            np.array_equal(current.mean, mean) and np.array_equal(current.scale, scale) and current.target_scale == tau
-        )
+    if coords is not None:
+        coords = r.obj(coords, "session.coords")
+        r.fields(coords, _COORD_FIELDS, "session.coords")
+        current = session.coords
+        arrays = {}
+        for name in ("mean", "matrix", "inverse", "scale", "frozen", "unit"):
+            arr = _decode_tree(r, coords[name], f"session.coords.{name}")
+            ref = getattr(current, name)
+            if not isinstance(arr, np.ndarray) or arr.shape != ref.shape or arr.dtype != ref.dtype:
+                r.fail(f"session.coords.{name} must be an array of shape {ref.shape} (this fit's preconditioning)")
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                r.fail(f"session.coords.{name} contains NaN or infinity")
+            arrays[name] = arr
+        tau = r.number(coords["target_scale"], "session.coords.target_scale", finite=True)
+        if not (np.all(arrays["scale"] > 0) and tau > 0):
+            r.fail("session.coords must have positive scales")
+        same = current.target_scale == tau and all(np.array_equal(getattr(current, k), v) for k, v in arrays.items())
         if not same:  # another machine's arithmetic: keep the checkpoint's coordinates
-            session.scaling = ColumnScaling(mean, scale, tau)
+            session.coords = Coordinates(
+                arrays["mean"],
+                arrays["matrix"],
+                arrays["inverse"],
+                target_scale=tau,
+                scale=arrays["scale"],
+                frozen=arrays["frozen"],
+                unit=arrays["unit"],
+            )
     lipschitz = r.number(saved["lipschitz"], "session.lipschitz", none_ok=True)
     if lipschitz is not None:
         session.lipschitz = lipschitz

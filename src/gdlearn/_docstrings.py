@@ -52,11 +52,15 @@ COMMON_PARAMS_DOC = """
         Patience of early stopping and of the mini-batch stopping rule.
     warm_start : bool, default=False
         Start ``fit`` from the previous solution.
-    precondition : "auto", bool, default="auto"
-        Solve in standardised coordinates (the answer is unchanged; see
-        :mod:`gdlearn.preconditioning`).  "auto": yes, unless ``learning_rate``
-        fixes α (a number, or a schedule with a numeric ``lr``), so that α
-        keeps the tutorial's meaning on the data as given.
+    precondition : "auto", bool, "diagonal" or "dense", default="auto"
+        Solve in better-conditioned coordinates (the answer is unchanged; see
+        :mod:`gdlearn.preconditioning`): "dense" whitens correlated features
+        with the Gram matrix of X, "diagonal" standardises each column.
+        "auto": dense for full-batch fits on dense X with at most 512 features
+        and no L1 penalty, diagonal otherwise, and none when ``learning_rate``
+        fixes α (a number, or a schedule with a numeric ``lr``), so that α keeps
+        the tutorial's meaning on the data as given.  True: "auto" even with a
+        fixed α.  False: the data's own coordinates.
     record_path : bool, default=False
         Record the parameters after every iteration in ``path_``.
     checkpoint : str or path-like, default=None

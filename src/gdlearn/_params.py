@@ -60,7 +60,10 @@ PARAMETER_RULES: dict[str, tuple] = {
     "validation_fraction": (lambda x: x is None or (_real(x) and 0 < x < 1), "None or a number in (0, 1)"),
     "n_iter_no_change": (lambda x: _int(x) and x >= 1, "an integer >= 1"),
     "warm_start": (lambda x: isinstance(x, bool), "True or False"),
-    "precondition": (lambda x: x == "auto" or isinstance(x, bool), "'auto', True or False"),
+    "precondition": (
+        lambda x: isinstance(x, bool) or (isinstance(x, str) and x in ("auto", "diagonal", "dense")),
+        "'auto', True, False, 'diagonal' or 'dense'",
+    ),
     "record_path": (lambda x: isinstance(x, bool), "True or False"),
     "verbose": (lambda x: _int(x) and x >= 0 or isinstance(x, bool), "an integer >= 0"),
     "checkpoint": (lambda x: x is None or isinstance(x, str) or hasattr(x, "__fspath__"), "None or a file path"),

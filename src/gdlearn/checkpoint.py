@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "gdlearn-checkpoint"
-CHECKPOINT_FORMAT_VERSION = 1
+CHECKPOINT_FORMAT_VERSION = 2
 #: Checkpoint files larger than this are refused before being read (1 GiB).
 MAX_CHECKPOINT_SIZE = 2**30
 #: Parameters that may change between the interrupted fit and the resumed one.
@@ -117,7 +117,8 @@ def data_fingerprint(objective) -> str:
 
     Parameters
     ----------
-    objective : gdlearn.objective.Objective
+    objective : gdlearn.objective.Problem
+        The training objective on its in-memory data (an ArraySource).
 
     Returns
     -------
@@ -125,7 +126,8 @@ def data_fingerprint(objective) -> str:
         ``"sha256:<hex>"``.
     """
     h = hashlib.sha256(b"gdlearn-data-v1\0")
-    X = objective.X
+    data = objective.data
+    X = data.X
     if sp.issparse(X):
         X = sp.csr_matrix(X)
         h.update(f"csr{X.shape}".encode())
@@ -133,9 +135,9 @@ def data_fingerprint(objective) -> str:
             _hash_array(h, part)
     else:
         h.update(b"dense")
-        _hash_array(h, np.asarray(X, dtype=np.float64))
-    _hash_array(h, np.asarray(objective.Y, dtype=np.float64))
-    sw = objective.sample_weight
+        _hash_array(h, X)  # as stored: float32 X is hashed as float32, never copied to float64
+    _hash_array(h, np.asarray(data.Y, dtype=np.float64))
+    sw = data.sample_weight
     if sw is None:
         h.update(b"unweighted")
     else:
@@ -360,8 +362,8 @@ class Checkpointer:
 
         Parameters
         ----------
-        objective : gdlearn.objective.Objective
-            The training objective of the fit being resumed.
+        objective : gdlearn.objective.Problem
+            The training objective of the fit being resumed, on its in-memory data.
 
         Returns
         -------
@@ -381,6 +383,12 @@ class Checkpointer:
         info = read_checkpoint(self.path)
         r, doc = info._reader, info._doc
         est, session = self.estimator, self.session
+        if doc["format_version"] < CHECKPOINT_FORMAT_VERSION:
+            r.fail(
+                f"it was written by gdlearn {info.gdlearn_version} in checkpoint format {doc['format_version']}, "
+                f"whose preconditioning this gdlearn no longer uses (format {CHECKPOINT_FORMAT_VERSION}); "
+                "start the fit again without resume=True"
+            )
         if info.kind != type(est).__name__:
             r.fail(f"it was written by a {info.kind} fit; this is a {type(est).__name__}")
         self._check_params(r, info.params)

@@ -78,6 +78,8 @@ class Loss:
     name: str = "loss"
     curvature: float = 1.0
     is_classification: bool = False
+    #: which formula the compiled kernel uses (None: the NumPy kernel calls this class's methods)
+    kernel_id: int | None = None
 
     def pointwise(self, y: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Loss of each sample, shape (n_samples,)."""
@@ -92,6 +94,10 @@ class Loss:
 
         Used to start the intercept at the best constant model.
         """
+        raise NotImplementedError
+
+    def hessian_weights(self, z: np.ndarray) -> np.ndarray:
+        """∂²ℓ/∂z² of each sample, shape (n_samples, n_outputs, n_outputs) (for Newton's method)."""
         raise NotImplementedError
 
     def sum_and_residual(self, y, z, sample_weight=None, need_residual: bool = True):
@@ -124,6 +130,7 @@ class HalfSquaredError(Loss):
 
     name = "squared_error"
     curvature = 1.0
+    kernel_id = 0
 
     def pointwise(self, y, z):
         d = z - y
@@ -134,6 +141,9 @@ class HalfSquaredError(Loss):
 
     def link(self, y_mean):
         return np.asarray(y_mean, dtype=float)
+
+    def hessian_weights(self, z):
+        return np.broadcast_to(np.eye(z.shape[1]), (z.shape[0], z.shape[1], z.shape[1]))
 
     def sum_and_residual(self, y, z, sample_weight=None, need_residual=True):
         z -= y  # r = z − y, in place
@@ -157,6 +167,7 @@ class BinaryLogLoss(Loss):
     name = "log_loss"
     curvature = 0.25
     is_classification = True
+    kernel_id = 1
 
     def pointwise(self, y, z):
         y = y[:, 0]
@@ -169,6 +180,10 @@ class BinaryLogLoss(Loss):
     def link(self, y_mean):
         p = np.clip(np.asarray(y_mean, dtype=float), 1e-12, 1 - 1e-12)
         return np.log(p) - np.log1p(-p)
+
+    def hessian_weights(self, z):
+        p = _expit(z)
+        return (p * _expit(-z))[:, :, None]  # σ(z)(1 − σ(z)), without cancellation
 
     def sum_and_residual(self, y, z, sample_weight=None, need_residual=True):
         # one exponential for both: e = e^(−|z|);  ℓ = (max(z, 0) − yz) + log(1 + e)
@@ -200,6 +215,7 @@ class MultinomialLogLoss(Loss):
     name = "multinomial_log_loss"
     curvature = 0.5
     is_classification = True
+    kernel_id = 2
 
     def pointwise(self, y, z):
         return logsumexp(z, axis=1) - np.einsum("ij,ij->i", y, z)
@@ -211,3 +227,7 @@ class MultinomialLogLoss(Loss):
         p = np.clip(np.asarray(y_mean, dtype=float), 1e-12, None)
         logp = np.log(p)
         return logp - logp.mean()
+
+    def hessian_weights(self, z):
+        p = _softmax(z, axis=1)
+        return p[:, :, None] * (np.eye(z.shape[1]) - p[:, None, :])  # diag(p) − ppᵀ

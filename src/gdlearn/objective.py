@@ -5,7 +5,7 @@ For a linear model with scores z = XW + b, a pointwise loss ℓ from
 
 .. math::
 
-    J(W, b) = \\frac{1}{m}\\sum_{i=1}^{n} s_i\\,\\ell(y_i, z_i) + \\frac{1}{m} P(W),
+    J(W, b) = \\frac{1}{m}\\sum_{i} s_i\\,\\ell(y_i, z_i) + \\frac{1}{m} P(W),
     \\qquad m = \\sum_i s_i .
 
 Because dℓ/dz = h(z) − y for every loss in gdlearn (h is the inverse link),
@@ -21,6 +21,13 @@ regression alike,
 This is the tutorial's dW = (1/m)(Ŷ − Y)ᵀX and db = (1/m)Σ(Ŷ − Y), in the
 (n_samples, n_features) convention.  ``docs/math.md`` derives it.
 
+The objective holds no data (after scikit-learn's ``LinearModelLoss``): a data
+source (:mod:`gdlearn.data.source`) is handed to it at each evaluation and
+returns the sums Σ sᵢℓᵢ, Xᵀr and Σr; the objective divides by m and adds the
+penalty.  :meth:`Objective.bind` ties it to one source and one change of
+variables (:mod:`gdlearn.preconditioning`), giving the :class:`Problem` that
+the optimizers minimise.
+
 Parameters are packed in one array ``theta`` of shape (n_features + 1, n_outputs):
 rows 0..p−1 hold W, the last row holds b.  Optimizers see only this array.
 """
@@ -29,11 +36,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
 from .losses import Loss
 from .penalties import Penalty
+from .preconditioning import Coordinates
 
-__all__ = ["Objective", "pack", "unpack"]
+__all__ = ["Objective", "Problem", "pack", "unpack"]
 
 
 def pack(W: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -47,77 +54,31 @@ def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Objective:
-    """J(θ) for one linear model, one loss, one data set, one penalty.
+    """J(θ) for one linear model, one loss, one penalty; the data are handed in.
 
     Parameters
     ----------
-    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
-    Y : ndarray of shape (n_samples, n_outputs)
-        Targets, already encoded for the loss (0/1 for the binary log loss,
-        one-hot for the multinomial one).
     loss : Loss
-    sample_weight : ndarray of shape (n_samples,), optional
     fit_intercept : bool, default=True
         When False, b is held at its initial value (zero) and its gradient is 0.
     l2, l1 : float, default=0.0
         Penalty strengths λ₂, λ₁ (see :mod:`gdlearn.penalties`).
-    data_norm : float, optional
-        Denominator of the data term; defaults to m = Σ sᵢ.  A mini-batch uses
-        |B|·s̄ so that its objective is an unbiased estimate of the full one.
-    penalty_norm : float, optional
-        Denominator of the penalty; defaults to ``data_norm``.  A mini-batch
-        keeps the full data set's m.
-    fused : bool, default=True
-        Use the one-pass blocked kernel (same numbers as the reference path).
+    penalty_norm : float, default=1.0
+        m of the training data: the penalty is P(W)/m, also when the data term
+        is evaluated on a mini-batch or a validation set.
     """
 
     def __init__(
-        self,
-        X,
-        Y: np.ndarray,
-        loss: Loss,
-        *,
-        sample_weight: np.ndarray | None = None,
-        fit_intercept: bool = True,
-        l2: float = 0.0,
-        l1: float = 0.0,
-        data_norm: float | None = None,
-        penalty_norm: float | None = None,
-        fused: bool = True,
+        self, loss: Loss, *, fit_intercept: bool = True, l2: float = 0.0, l1: float = 0.0, penalty_norm: float = 1.0
     ) -> None:
-        self.X = X
-        self.Y = Y
+        if not penalty_norm > 0:
+            raise ValueError("The sample weights sum to zero: there is nothing to learn from.")
         self.loss = loss
-        self.sample_weight = sample_weight
         self.fit_intercept = bool(fit_intercept)
         self.l2 = float(l2)
         self.l1 = float(l1)
-        n = X.shape[0]
-        weight_sum = float(n if sample_weight is None else np.sum(sample_weight))
-        self.data_norm = float(data_norm) if data_norm is not None else weight_sum
-        self.penalty_norm = float(penalty_norm) if penalty_norm is not None else self.data_norm
-        if self.data_norm <= 0 or self.penalty_norm <= 0:
-            raise ValueError("The sample weights sum to zero: there is nothing to learn from.")
+        self.penalty_norm = float(penalty_norm)
         self.penalty = Penalty(l2=self.l2 / self.penalty_norm, l1=self.l1 / self.penalty_norm)
-        self._kernel = _kernels.blocked_forward_backward if fused else _kernels.forward_backward
-
-    # ------------------------------------------------------------------ shapes
-    @property
-    def n_samples(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def n_features(self) -> int:
-        return self.X.shape[1]
-
-    @property
-    def n_outputs(self) -> int:
-        return self.Y.shape[1]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """Shape of theta: (n_features + 1, n_outputs)."""
-        return (self.n_features + 1, self.n_outputs)
 
     @property
     def has_l1(self) -> bool:
@@ -127,13 +88,23 @@ class Objective:
         W, b = unpack(theta)
         return (W, b) if self.fit_intercept else (W, np.zeros_like(b))
 
+    @staticmethod
+    def _data_norm(data, rows) -> float:
+        """m for the whole source; |B|·s̄ for a mini-batch, so that its data term estimates the full one."""
+        if rows is None:
+            return data.weight_sum
+        return len(rows) * data.weight_sum / data.n_samples
+
     # ------------------------------------------------------------ the gradient
-    def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Smooth part of J (data term + L2 penalty) and its gradient.
+    def value_and_grad(self, theta: np.ndarray, data, rows=None) -> tuple[float, np.ndarray]:
+        """Smooth part of J (data term + L2 penalty) on ``data`` and its gradient.
 
         Parameters
         ----------
         theta : ndarray of shape (n_features + 1, n_outputs)
+        data : data source (see :mod:`gdlearn.data.source`)
+        rows : integer array, optional
+            A mini-batch of ``data``'s rows: its data term is Σ_B sᵢℓᵢ/(|B|·s̄).
 
         Returns
         -------
@@ -143,30 +114,30 @@ class Objective:
             db = (1/m) Σ sᵢ(ŷᵢ − yᵢ) (zero when ``fit_intercept`` is False).
         """
         W, b = self._split(theta)
-        total, XtR, rsum = self._kernel(self.X, self.Y, W, b, self.sample_weight, self.loss)
+        if rows is None:
+            total, XtR, rsum = data.loss_sums(self.loss, W, b)
+        else:
+            total, XtR, rsum = data.loss_sums(self.loss, W, b, rows=rows)
+        norm = self._data_norm(data, rows)
         grad = np.empty_like(theta)
         grad[:-1] = XtR
         grad[-1] = rsum if self.fit_intercept else 0.0
-        grad /= self.data_norm
-        value = total / self.data_norm
+        grad /= norm
+        value = total / norm
         if self.penalty.l2:
             value += self.penalty.smooth_value(W)
             grad[:-1] += self.penalty.smooth_grad(W)
         return value, grad
 
-    def smooth_value(self, theta: np.ndarray) -> float:
-        """Smooth part of J without computing the gradient."""
+    def smooth_value(self, theta: np.ndarray, data) -> float:
+        """Smooth part of J on ``data``, without the gradient."""
         W, b = self._split(theta)
-        total, _, _ = self._kernel(self.X, self.Y, W, b, self.sample_weight, self.loss, need_grad=False)
-        return total / self.data_norm + self.penalty.smooth_value(W)
+        total, _, _ = data.loss_sums(self.loss, W, b, need_grad=False)
+        return total / data.weight_sum + self.penalty.smooth_value(W)
 
     def nonsmooth_value(self, theta: np.ndarray, weights=1.0) -> float:
         """The L1 part λ₁/m ‖W‖₁ of J."""
         return self.penalty.l1_value(theta[:-1], weights)
-
-    def value(self, theta: np.ndarray) -> float:
-        """The full objective J(θ), penalties included."""
-        return self.smooth_value(theta) + self.nonsmooth_value(theta)
 
     def prox(self, theta: np.ndarray, step, weights=1.0) -> np.ndarray:
         """Proximal step of the L1 part (soft-threshold W; b untouched)."""
@@ -188,61 +159,161 @@ class Objective:
         out[:-1] = self.penalty.l1_residual(theta[:-1], grad[:-1], weights)
         return out
 
-    # -------------------------------------------------------- curvature bound
-    def hessian_bound_matvec(self, v: np.ndarray) -> np.ndarray:
+    def curvature_matvec(self, v: np.ndarray, data) -> np.ndarray:
         """Apply H = c·AᵀSA/m + (λ₂/m)·I_W, with A = [X 1], to v of shape (p + 1, k).
 
         c is the loss curvature bound (1, ¼ or ½), so H bounds the Hessian of J
         and its largest eigenvalue L is the Lipschitz constant of the gradient.
         """
-        W, b = unpack(v)
-        z = self.X @ W
-        if self.fit_intercept:
-            z = z + b
-        if self.sample_weight is not None:
-            z = z * self.sample_weight[:, None]
+        W, b = self._split(v)
+        XtZ, zsum = data.curvature_sums(W, b)
         out = np.empty_like(v)
-        out[:-1] = self.X.T @ z
-        out[-1] = z.sum(axis=0) if self.fit_intercept else 0.0
-        out *= self.loss.curvature / self.data_norm
+        out[:-1] = XtZ
+        out[-1] = zsum if self.fit_intercept else 0.0
+        out *= self.loss.curvature / data.weight_sum
         if self.penalty.l2:
             out[:-1] += self.penalty.l2 * W
         return out
 
-    def row_norm_bound(self) -> float:
-        """max_i c·sᵢ·(‖xᵢ‖² + 1)/s̄: the Lipschitz constant of one sample's term."""
-        X = self.X
-        sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if hasattr(X, "multiply") else np.einsum("ij,ij->i", X, X)
-        if self.fit_intercept:
-            sq = sq + 1.0
-        mean_w = self.data_norm / self.n_samples
-        if self.sample_weight is not None:
-            sq = sq * self.sample_weight / mean_w
-        return float(self.loss.curvature * sq.max() + self.penalty.l2)
+    def bind(self, data, coords: Coordinates | None = None) -> Problem:
+        """This objective on ``data``, seen in the coordinates ``coords`` (None: the user's own)."""
+        return Problem(self, data, coords)
 
-    # ---------------------------------------------------------------- helpers
-    def decision_function(self, theta: np.ndarray, X=None) -> np.ndarray:
-        """Scores z = XW + b, shape (n_samples, n_outputs)."""
-        W, b = self._split(theta)
-        return (self.X if X is None else X) @ W + b
 
-    def subset(self, idx: np.ndarray) -> Objective:
-        """The objective of the rows ``idx`` (a mini-batch), normalised as a mean.
+class Problem:
+    """An :class:`Objective` on one data source, in the solver's coordinates θ_s.
 
-        Its data term is Σ_B sᵢℓᵢ / (|B|·s̄), an unbiased estimate of the full
-        data term; its penalty keeps the full data set's m.
+    θ = Tθ_s with T from ``coords`` (identity when None).  The solver minimises
+    J(Tθ_s)/c with c = ``value_scale`` (τ² for the squared loss in
+    preconditioned coordinates, else 1); gradients are Tᵀ∇J/c.  This is what
+    optimizers and the solver loop see; ``estimator.get_objective(X, y)``
+    returns one in the user's coordinates.
+
+    Parameters
+    ----------
+    objective : Objective
+    data : data source
+    coords : Coordinates, optional
+    """
+
+    def __init__(self, objective: Objective, data, coords: Coordinates | None = None) -> None:
+        self.objective = objective
+        self.data = data
+        self.coords = coords
+        self.value_scale = 1.0 if coords is None else coords.value_scale
+        self._l1_weights = 1.0 if coords is None or not objective.has_l1 else coords.l1_weights()
+
+    # ------------------------------------------------------------- shapes
+    @property
+    def n_samples(self) -> int:
+        return self.data.n_samples
+
+    @property
+    def n_features(self) -> int:
+        return self.data.n_features
+
+    @property
+    def n_outputs(self) -> int:
+        return self.data.n_outputs
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Shape of theta: (n_features + 1, n_outputs)."""
+        return (self.n_features + 1, self.n_outputs)
+
+    @property
+    def loss(self) -> Loss:
+        return self.objective.loss
+
+    @property
+    def penalty(self) -> Penalty:
+        return self.objective.penalty
+
+    @property
+    def fit_intercept(self) -> bool:
+        return self.objective.fit_intercept
+
+    @property
+    def has_l1(self) -> bool:
+        return self.objective.has_l1
+
+    # ------------------------------------------------------- coordinates
+    def to_original(self, theta_s: np.ndarray) -> np.ndarray:
+        return theta_s if self.coords is None else self.coords.to_original(theta_s)
+
+    def from_original(self, theta: np.ndarray) -> np.ndarray:
+        return theta if self.coords is None else self.coords.from_original(theta)
+
+    def _grad_to_solver(self, g: np.ndarray) -> np.ndarray:
+        return g if self.coords is None else self.coords.grad_to_solver(g)
+
+    # --------------------------------------------------------- objective
+    def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Smooth part of J/c and its gradient, at θ_s."""
+        value, g = self.objective.value_and_grad(self.to_original(theta), self.data)
+        return value / self.value_scale, self._grad_to_solver(g)
+
+    def batch_value_and_grad(self, theta: np.ndarray, rows) -> tuple[float, np.ndarray]:
+        """The same on the mini-batch ``rows`` of the data (normalised as a mean)."""
+        value, g = self.objective.value_and_grad(self.to_original(theta), self.data, rows=rows)
+        return value / self.value_scale, self._grad_to_solver(g)
+
+    def smooth_value(self, theta: np.ndarray) -> float:
+        return self.objective.smooth_value(self.to_original(theta), self.data) / self.value_scale
+
+    def nonsmooth_value(self, theta: np.ndarray) -> float:
+        return self.objective.nonsmooth_value(self.to_original(theta)) / self.value_scale
+
+    def value(self, theta: np.ndarray) -> float:
+        """The full objective J(θ)/c, penalties included."""
+        return self.smooth_value(theta) + (self.nonsmooth_value(theta) if self.has_l1 else 0.0)
+
+    def prox(self, theta: np.ndarray, step) -> np.ndarray:
+        return self.objective.prox(theta, step, self._l1_weights)
+
+    def residual(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        return self.objective.residual(theta, grad, self._l1_weights)
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        """The Hessian of J/c at θ_s, shape (θ.size, θ.size), θ flattened in C order.
+
+        One pass over X (:meth:`data.hessian_sums`) gives the data term's Hessian
+        in the parameters (β ⊙ W, b + μᵀW), columns scaled by the powers of two β
+        of the coordinates; it is mapped to θ_s (W = τMW_s, b = τb_s − μᵀW, and
+        the τ² cancels against c) and the L2 penalty's λ₂MᵀM/m is added.  Rows of
+        parameters held fixed (b without an intercept, frozen columns) are
+        replaced by those of the identity, so that Newton's step leaves them be.
         """
-        sw = None if self.sample_weight is None else self.sample_weight[idx]
-        mean_w = self.data_norm / self.n_samples
-        return Objective(
-            self.X[idx],
-            self.Y[idx],
-            self.loss,
-            sample_weight=sw,
-            fit_intercept=self.fit_intercept,
-            l2=self.l2,
-            l1=self.l1,
-            data_norm=len(idx) * mean_w,
-            penalty_norm=self.penalty_norm,
-            fused=self._kernel is _kernels.blocked_forward_backward,
-        )
+        obj = self.objective
+        p, k = self.n_features, self.n_outputs
+        co = self.coords
+        mu = np.zeros(p) if co is None else co.mean
+        beta = np.ones(p) if co is None else co.unit
+        W, b = obj._split(self.to_original(theta))
+        Ha = self.data.hessian_sums(obj.loss, W, b, mu, 1.0 / beta) / self.data.weight_sum
+        T = np.eye(p + 1)
+        if co is not None:
+            T[:p, :p] = beta[:, None] * co.matrix if co.dense else np.diag(beta * co.matrix)
+        else:
+            T[:p, :p] = np.diag(beta)
+        H = np.einsum("ai,klab,bj->ikjl", T, Ha, T)
+        if obj.penalty.l2:
+            M = np.eye(p) if co is None else (co.matrix if co.dense else np.diag(co.matrix))
+            R = np.sqrt(obj.penalty.l2) * M
+            RR = R.T @ R
+            for o in range(k):
+                H[:p, o, :p, o] += RR
+        fixed = np.zeros(p + 1, dtype=bool)
+        fixed[p] = not obj.fit_intercept
+        if co is not None:
+            fixed[:p] = co.frozen
+        if fixed.any():
+            H[fixed] = 0.0
+            H[:, :, fixed] = 0.0
+            for j in np.flatnonzero(fixed):
+                H[j, range(k), j, range(k)] = 1.0
+        return H.reshape((p + 1) * k, (p + 1) * k)
+
+    def hessian_bound_matvec(self, v: np.ndarray) -> np.ndarray:
+        """The curvature bound H (see :meth:`Objective.curvature_matvec`) in θ_s: TᵀHTv/c (c = τ², in the map)."""
+        return self._grad_to_solver(self.objective.curvature_matvec(self.to_original(v), self.data))

@@ -62,7 +62,7 @@ MAX_FILE_SIZE = 64 * 2**20
 
 #: The only classes a model file can name (``kind``): nothing else is ever instantiated.
 KINDS: dict[str, type] = {"LinearRegression": LinearRegression, "LogisticRegression": LogisticRegression}
-_SOLVER_NAMES = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "fista", "lbfgs")
+_SOLVER_NAMES = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "fista", "lbfgs", "newton")
 _FITTED_FIELDS = (
     "n_iter_",
     "converged_",

@@ -1,214 +1,173 @@
-"""Internal preconditioning that never changes the answer.
+"""Internal preconditioning that never changes the answer: a change of variables θ = Tθ_s.
 
-Raw features of very different scales make gradient descent crawl: the
-Lipschitz constant follows the largest column, progress along the smallest
-one is slow (raw housing data: condition number ≈ 1.4e8).  gdlearn may solve
-the *same* problem in standardised coordinates
+Gradient descent crawls when the loss surface is a long narrow valley: raw
+features of very different scales (raw housing: condition number ≈ 1.4e8), or
+correlated features, which no rescaling of single columns can fix.  gdlearn
+solves the *same* problem in better coordinates,
 
 .. math::
 
-    W = W_s / σ, \\qquad b = b_s − μ^\\top W ,
+    W = τ\\, M\\, W_s, \\qquad b = τ\\, b_s − μ^\\top W ,
 
-so that ``XW + b = ((X − μ)/σ) W_s + b_s``.  For the squared error the
-target's spread τ (its standard deviation) is factored out too:
-W = τ W_s/σ, b = τ b_s − μᵀW, and the solver minimises J/τ², a constant
-multiple of J with the same minimiser.  Then parameters, gradients and the
-tolerance are unit-free: prices in dollars or in thousands of dollars take the
-same iterations.  This is a change of variables
-θ = Tθ_s, not a change of data or of objective: J(Tθ_s) has the same minimum,
-gradient descent on θ_s simply sees a better-conditioned surface, and the
-result is mapped back to W, b in the user's units.  X is never copied or
-modified: the wrapper maps parameters and gradients (∇_s J = Tᵀ∇J), which also
-works for sparse and out-of-core data.
+so that XW + b = τ[(X − μ) M W_s + b_s].  M is either
 
-μ is the weighted column mean when there is an intercept (zero otherwise: one
-cannot centre without an intercept to absorb the shift); σ is the weighted
-column standard deviation around μ (1 for constant columns).
+* **diagonal**, M = diag(1/σ) with σ the weighted column standard deviations
+  (standardised coordinates), or
+* **dense**, M = D⁻¹ V Λ^{-1/2} with D = diag(σ) and V Λ Vᵀ the
+  eigendecomposition of the weighted correlation matrix D⁻¹(G + λ₂/m·I)D⁻¹,
+  G = (1/m) Σ sᵢ(xᵢ − μ)(xᵢ − μ)ᵀ: *whitened* coordinates, in which the columns (X − μ)M are uncorrelated with
+  unit variance.  For the squared loss G is the Hessian, so the surface in W_s
+  is a perfectly round bowl; for the log losses it is as round as the link's
+  curvature allows.  Directions in which the data do not vary (collinear or
+  constant columns, eigenvalues below 1e-12 of the largest) are dropped: their
+  columns of M are zero, so the solver never moves along them and the answer
+  is the minimum-norm one, as with least squares.
+
+μ is the weighted column mean with an intercept and zero without one (one
+cannot centre without an intercept to absorb the shift).  For the squared loss
+the target's spread τ is factored out too and the solver minimises J/τ², a
+constant multiple of J with the same minimiser; parameters, gradients and the
+tolerance are then unit-free.  This is a change of variables, not a change of
+data or of objective: X is never copied or modified, J(Tθ_s) has the same
+minimum, the solver's gradient is ∇_s = Tᵀ∇J/τ², and the result is mapped
+back to W, b in the user's units.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .objective import Objective
+from .data.stats import Statistics
 
-__all__ = ["ColumnScaling", "Standardized", "column_stats"]
+__all__ = ["Coordinates", "diagonal_coordinates", "whitened_coordinates"]
 
-
-def column_stats(X, sample_weight=None, center: bool = True, ridge: float = 0.0):
-    """Weighted column mean μ (zeros if not ``center``), scale σ, and constant-column mask of X.
-
-    σ_j = √(var_j + ridge): with an L2 penalty λ₂/(2m)‖W‖², ``ridge = λ₂/m`` keeps
-    the penalty's curvature in standardised coordinates bounded even for
-    near-constant columns.  Statistics are computed on columns first divided by
-    their largest absolute value, so that values near the floating-point limits
-    (1e150, 1e-300) neither overflow nor underflow.  Returns arrays of shape
-    (n_features,).  Constant columns get σ = 1 (or √ridge) so that the change of
-    variables stays invertible.
-    """
-    n = X.shape[0]
-    w = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / np.sum(sample_weight)
-    p = X.shape[1]
-    if hasattr(X, "multiply"):  # scipy.sparse, never densified: var = E[x²] − μ²
-        big = np.asarray(abs(X).max(axis=0).todense()).ravel()
-        big = np.where(big > 0, big, 1.0)
-        Xn = X.multiply(1.0 / big).tocsr()
-        mean_n = np.asarray(Xn.T @ w).ravel() if center else np.zeros(p)
-        var_n = np.maximum(np.asarray(Xn.multiply(Xn).T @ w).ravel() - mean_n**2, 0.0)
-    else:  # dense: three passes over ~1 MiB blocks, no full-size temporaries
-        rows = max(64, (1 << 20) // max(1, 8 * p))
-        big = np.zeros(p)
-        for s in range(0, n, rows):
-            np.maximum(big, np.abs(X[s : s + rows]).max(axis=0), out=big)
-        big = np.where(big > 0, big, 1.0)
-        mean_n = np.zeros(p)
-        if center:
-            for s in range(0, n, rows):
-                mean_n += w[s : s + rows] @ (X[s : s + rows] / big)
-        var_n = np.zeros(p)  # E[(x − μ)²] in a second pass: no cancellation
-        for s in range(0, n, rows):
-            d = X[s : s + rows] / big - mean_n
-            var_n += w[s : s + rows] @ (d * d)
-    mean = mean_n * big  # zeros when not centring
-    std_n = np.sqrt(var_n)
-    # spread below rounding noise of the mean: the column is constant
-    constant = std_n <= 1e-12 * np.maximum(np.abs(mean_n), 1e-300) if center else std_n == 0
-    std = np.where(constant, 0.0, std_n * big)
-    scale = np.hypot(std, np.sqrt(ridge))  # overflow-safe √(var + ridge)
-    scale = np.where(scale > 0, scale, 1.0)
-    return mean, scale, constant
+#: eigenvalues of the (scaled) Gram matrix below this fraction of the largest are taken as zero
+RANK_RTOL = 1e-12
 
 
-class ColumnScaling:
-    """The change of variables θ = Tθ_s with W = τW_s/σ, b = τb_s − μᵀW.
+class Coordinates:
+    """The change of variables W = τ M W_s, b = τ b_s − μᵀW.
 
     Parameters
     ----------
-    mean, scale : ndarray of shape (n_features,)
-        μ and σ.
+    mean : ndarray of shape (n_features,)
+        μ (zeros when not centring).
+    matrix : ndarray of shape (n_features,) or (n_features, n_features)
+        M: a diagonal (as a vector) or a dense matrix.
+    inverse : ndarray of the same shape
+        A left inverse M⁺ on the range of M (1/M for a diagonal).
     target_scale : float, default=1.0
         τ; the solver minimises J/τ².
+    scale : ndarray of shape (n_features,)
+        σ, the columns' spread (user units), for messages and checks.
+    frozen : ndarray of bool, shape (n_features,), optional
+        Diagonal coordinates held fixed (columns without spread).
+    unit : ndarray of shape (n_features,), optional
+        β, powers of two near each column's largest |x|: the units in which
+        second-order sums over X are formed (default ones).
     """
 
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, target_scale: float = 1.0, frozen=None) -> None:
+    def __init__(self, mean, matrix, inverse, *, target_scale: float = 1.0, scale=None, frozen=None, unit=None) -> None:
         self.mean = np.asarray(mean, dtype=float)
-        self.scale = np.asarray(scale, dtype=float)
+        self.matrix = np.asarray(matrix, dtype=float)
+        self.inverse = np.asarray(inverse, dtype=float)
         self.target_scale = float(target_scale)
         self.value_scale = self.target_scale**2
-        # centred constant columns are identically zero: their weight cannot change J
+        self.scale = np.ones_like(self.mean) if scale is None else np.asarray(scale, dtype=float)
         self.frozen = np.zeros(self.mean.shape, dtype=bool) if frozen is None else np.asarray(frozen, dtype=bool)
+        self.unit = np.ones_like(self.mean) if unit is None else np.asarray(unit, dtype=float)
+        self.dense = self.matrix.ndim == 2
 
-    @classmethod
-    def fit(cls, X, sample_weight=None, center: bool = True, Y=None, ridge: float = 0.0) -> ColumnScaling:
-        """μ, σ of X (see :func:`column_stats`); τ from Y when given (regression)."""
-        mean, scale, constant = column_stats(X, sample_weight, center, ridge)
-        tau = 1.0
-        if Y is not None:
-            _, y_scale, _ = column_stats(Y, sample_weight, center)
-            top = float(np.max(y_scale))
-            tau = top * float(np.sqrt(np.mean((y_scale / top) ** 2)))
-        return cls(mean, scale, tau, frozen=constant if center else None)
+    @property
+    def kind(self) -> str:
+        return "dense" if self.dense else "diagonal"
+
+    def _apply(self, A, V):
+        return A @ V if self.dense else A[:, None] * V
 
     def to_original(self, theta_s: np.ndarray) -> np.ndarray:
-        """θ = Tθ_s: W = τW_s/σ, b = τb_s − μᵀW (also maps directions)."""
+        """θ = Tθ_s: W = τMW_s, b = τb_s − μᵀW (also maps directions)."""
         theta = np.empty_like(theta_s)
-        theta[:-1] = theta_s[:-1] * (self.target_scale / self.scale)[:, None]
+        theta[:-1] = self.target_scale * self._apply(self.matrix, theta_s[:-1])
         theta[-1] = self.target_scale * theta_s[-1] - self.mean @ theta[:-1]
         return theta
 
     def from_original(self, theta: np.ndarray) -> np.ndarray:
-        """θ_s = T⁻¹θ: W_s = σW/τ, b_s = (b + μᵀW)/τ."""
+        """θ_s = T⁺θ: W_s = M⁺W/τ, b_s = (b + μᵀW)/τ."""
         theta_s = np.empty_like(theta)
-        theta_s[:-1] = theta[:-1] * (self.scale / self.target_scale)[:, None]
+        theta_s[:-1] = self._apply(self.inverse, theta[:-1]) / self.target_scale
         theta_s[-1] = (theta[-1] + self.mean @ theta[:-1]) / self.target_scale
         return theta_s
 
-    def grad_to_scaled(self, g: np.ndarray) -> np.ndarray:
-        """Gradient of J/τ² in θ_s: Tᵀ∇J/τ², i.e. g_Ws = (g_W − μ g_bᵀ)/(στ), g_bs = g_b/τ."""
+    def grad_to_solver(self, g: np.ndarray) -> np.ndarray:
+        """Gradient of J/τ² in θ_s: Tᵀ∇J/τ², i.e. g_Ws = Mᵀ(g_W − μ g_bᵀ)/τ, g_bs = g_b/τ."""
         gs = np.empty_like(g)
-        # divide by σ, then by τ: their product may underflow when both are tiny
-        gs[:-1] = (g[:-1] - np.outer(self.mean, g[-1])) / self.scale[:, None] / self.target_scale
+        centred = g[:-1] - np.outer(self.mean, g[-1])
+        # divide by τ after M: their product may underflow when both are tiny
+        gs[:-1] = (self.matrix.T @ centred if self.dense else centred * self.matrix[:, None]) / self.target_scale
         gs[-1] = g[-1] / self.target_scale
         gs[:-1][self.frozen] = 0.0
         return gs
 
-
-class Standardized:
-    """An :class:`~gdlearn.objective.Objective` seen in standardised coordinates.
-
-    Has the same interface as the objective it wraps; ``theta`` arguments are
-    θ_s.
-
-    Parameters
-    ----------
-    objective : Objective
-    scaling : ColumnScaling
-    """
-
-    def __init__(self, objective: Objective, scaling: ColumnScaling) -> None:
-        self.base = objective
-        self.scaling = scaling
-        self.mean, self.scale = scaling.mean, scaling.scale
-        self.to_original = scaling.to_original
-        self.from_original = scaling.from_original
-        self._grad_to_scaled = scaling.grad_to_scaled
-        self.value_scale = scaling.value_scale
-        # λ‖W‖₁/τ² = (λ/τ) Σ |W_s|/σ: coordinate-wise L1 weights in θ_s
+    def l1_weights(self) -> np.ndarray:
+        """Weights w with λ‖W‖₁/τ² = λ Σ wⱼ|W_s,j| (diagonal coordinates only)."""
+        if self.dense:
+            raise ValueError("An L1 penalty needs diagonal coordinates (the proximal step is per coordinate).")
         with np.errstate(over="ignore"):
-            self._l1_weights = (1.0 / self.scale / scaling.target_scale)[:, None]
-
-    def __getattr__(self, name):  # shapes, loss, flags: same as the base objective
-        return getattr(self.base, name)
-
-    # ------------------------------------------------------------- objective
-    def value_and_grad(self, theta_s):
-        value, g = self.base.value_and_grad(self.to_original(theta_s))
-        return value / self.value_scale, self._grad_to_scaled(g)
-
-    def smooth_value(self, theta_s):
-        return self.base.smooth_value(self.to_original(theta_s)) / self.value_scale
-
-    def nonsmooth_value(self, theta_s, weights=1.0):
-        return self.base.nonsmooth_value(self.to_original(theta_s)) / self.value_scale
-
-    def value(self, theta_s):
-        return self.base.value(self.to_original(theta_s)) / self.value_scale
-
-    def prox(self, theta_s, step, weights=1.0):
-        return self.base.prox(theta_s, step, self._l1_weights)
-
-    def residual(self, theta_s, grad_s, weights=1.0):
-        return self.base.residual(theta_s, grad_s, self._l1_weights)
-
-    def hessian_bound_matvec(self, v_s):
-        return self._grad_to_scaled(self.base.hessian_bound_matvec(self.to_original(v_s)))
-
-    def row_norm_bound(self) -> float:
-        X = self.base.X
-        n = X.shape[0]
-        Xs_sq = _scaled_row_sq_norms(X, self.mean, self.scale)
-        if self.base.fit_intercept:
-            Xs_sq = Xs_sq + 1.0
-        sw = self.base.sample_weight
-        if sw is not None:
-            Xs_sq = Xs_sq * sw / (self.base.data_norm / n)
-        return float(self.base.loss.curvature * Xs_sq.max() + self.base.penalty.l2 * np.max(1 / self.scale**2))
-
-    def decision_function(self, theta_s, X=None):
-        return self.base.decision_function(self.to_original(theta_s), X)
-
-    def subset(self, idx):
-        return Standardized(self.base.subset(idx), self.scaling)
+            return (self.matrix / self.target_scale)[:, None]
 
 
-def _scaled_row_sq_norms(X, mean, scale) -> np.ndarray:
-    """‖(xᵢ − μ)/σ‖² for each row, in row blocks (no full copy of X)."""
-    n = X.shape[0]
-    out = np.empty(n)
-    rows = max(1, (1 << 22) // max(1, 8 * X.shape[1]))
-    for s in range(0, n, rows):
-        blk = X[s : s + rows]
-        blk = blk.toarray() if hasattr(blk, "toarray") else np.asarray(blk)
-        d = (blk - mean) / scale
-        out[s : s + rows] = np.einsum("ij,ij->i", d, d)
-    return out
+def _column_spread(stats: Statistics, ridge: float) -> np.ndarray:
+    """σⱼ = √(varⱼ + λ₂/m) in user units (1 where it is zero); constant columns count as var = 0."""
+    with np.errstate(over="ignore", under="ignore"):
+        std = np.where(stats.constant, 0.0, np.sqrt(stats.second) * stats.scale)
+        sigma = np.hypot(std, np.sqrt(ridge))  # overflow-safe √(var + ridge)
+    return np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1.0)
+
+
+def diagonal_coordinates(stats: Statistics, *, ridge: float = 0.0, target_scale: float = 1.0) -> Coordinates:
+    """Standardised coordinates: M = diag(1/σ), σⱼ = √(varⱼ + λ₂/m).
+
+    ``ridge = λ₂/m`` keeps the penalty's curvature in these coordinates bounded
+    for near-constant columns.  Constant columns get σ = 1 (or √ridge) and are
+    held fixed when centred: their weight cannot change J.
+    """
+    sigma = _column_spread(stats, ridge)
+    with np.errstate(over="ignore"):
+        matrix = 1.0 / sigma
+    frozen = stats.constant if stats.centred else None
+    return Coordinates(
+        stats.shift, matrix, sigma, target_scale=target_scale, scale=sigma, frozen=frozen, unit=stats.scale
+    )
+
+
+def whitened_coordinates(stats: Statistics, *, ridge: float = 0.0, target_scale: float = 1.0) -> Coordinates:
+    """Whitened coordinates: M = diag(1/σ) V Λ^{-1/2}, with V Λ Vᵀ the correlation matrix (ridge included).
+
+    The correlation matrix C = D⁻¹(G + λ₂/m·I)D⁻¹, D = diag(σ), comes from
+    ``stats.gram``; its diagonal is one, so every entry is well scaled
+    whatever the units of the columns.  Constant columns (when centred) are
+    left out and held at zero, as in diagonal coordinates; eigen-directions
+    with Λ ≤ 1e-12·max Λ are dropped (zero columns of M), which handles
+    collinear columns.
+    """
+    p = stats.n_features
+    sigma = _column_spread(stats, ridge)
+    frozen = stats.constant if stats.centred else np.zeros(p, dtype=bool)
+    live = np.flatnonzero(~frozen)
+    with np.errstate(under="ignore"):
+        s = stats.scale[live] / sigma[live]  # β/σ: the Gram matrix is in units of β
+        C = stats.gram[np.ix_(live, live)] * s[:, None] * s[None, :]
+        C[np.diag_indices(len(live))] += (np.sqrt(ridge) / sigma[live]) ** 2
+    lam, V = np.linalg.eigh(C)
+    keep = lam > RANK_RTOL * max(float(lam[-1]) if len(live) else 0.0, np.finfo(float).tiny)
+    root = np.sqrt(np.where(keep, lam, 1.0))
+    matrix = np.zeros((p, p))
+    inverse = np.zeros((p, p))
+    matrix[np.ix_(live, live)] = np.where(keep, V / root, 0.0) / sigma[live, None]  # D⁻¹VΛ^{-1/2}
+    inverse[np.ix_(live, live)] = np.where(keep[:, None], V.T * root[:, None], 0.0) * sigma[None, live]
+    if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(inverse))):  # pragma: no cover - defensive
+        return diagonal_coordinates(stats, ridge=ridge, target_scale=target_scale)
+    return Coordinates(
+        stats.shift, matrix, inverse, target_scale=target_scale, scale=sigma, frozen=frozen, unit=stats.scale
+    )

@@ -11,7 +11,8 @@ in this order:
    starting value three iterations running, or — for the other methods — J
    exceeds 10⁴ times its starting value: :class:`~gdlearn.exceptions.DivergenceError`;
 2. convergence: ‖residual‖₂ ≤ ``tol`` (the gradient, or with L1 the
-   minimum-norm subgradient, which is zero exactly at the minimum);
+   minimum-norm subgradient, which is zero exactly at the minimum; Newton's
+   method measures it in the metric of the Hessian, see :mod:`gdlearn.optim.newton`);
 3. mini-batch only: J has not improved by more than ``tol``·|J_best| for
    ``n_iter_no_change`` epochs (the gradient norm of a noisy method seldom
    falls below tol);
@@ -131,7 +132,9 @@ def minimize(
 
     Parameters
     ----------
-    objective : Objective or Standardized
+    objective : gdlearn.objective.Problem
+        The objective on its data, in the solver's coordinates; mini-batches are
+        its rows (``batch_value_and_grad``).
     optimizer : gdlearn.optim.base.Optimizer
     theta0 : ndarray of shape (n_features + 1, n_outputs)
     max_iter : int
@@ -188,10 +191,9 @@ def minimize(
             epoch = state.iteration
             if minibatch:
                 for idx in batch_indices(n, batch_size, epoch, seed, shuffle):
-                    bobj = objective.subset(idx)
-                    bv, bg = bobj.value_and_grad(state.theta)
+                    bv, bg = objective.batch_value_and_grad(state.theta, idx)
                     state.theta, _, _, state.opt_state = optimizer.step(
-                        bobj, state.theta, bv, bg, state.opt_state, evaluate=False
+                        objective, state.theta, bv, bg, state.opt_state, evaluate=False
                     )
                 value, grad, F = _full_eval(objective, state.theta)
             else:
@@ -200,7 +202,7 @@ def minimize(
                 )
                 F = value + (objective.nonsmooth_value(state.theta) if objective.has_l1 else 0.0)
             state.iteration += 1
-            gnorm = _norm(objective, state.theta, grad)
+            gnorm = _norm(objective, state.theta, grad, state.opt_state)
             state.history["loss"].append(F)
             state.history["grad_norm"].append(gnorm)
             if record_path is not None:
@@ -261,7 +263,11 @@ def minimize(
     )
 
 
-def _norm(objective, theta, grad) -> float:
+def _norm(objective, theta, grad, opt_state=None) -> float:
+    """‖residual‖₂, or the optimizer's own residual norm where it measures one (Newton's decrement)."""
+    own = opt_state.get("residual_norm", -1.0) if isinstance(opt_state, dict) else -1.0
+    if own >= 0:
+        return float(own)
     return float(np.linalg.norm(objective.residual(theta, grad)))
 
 

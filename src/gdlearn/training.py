@@ -1,10 +1,19 @@
-"""Assemble objective, preconditioning, optimizer and solver loop for one fit.
+"""Assemble data, objective, preconditioning, optimizer and solver loop for one fit.
 
 The estimators call :func:`start_session` once per fit (or on the first
 ``partial_fit``) and :func:`run` for each batch of iterations.  A
 :class:`Session` holds what must stay fixed across ``partial_fit`` calls and
 checkpoints: the change of variables, the optimizer with its resolved step
 size, the shuffling seed and the solver state.
+
+How a fit reads X (``docs/architecture.md``):
+
+1. a statistics pass (max |x| and the means), then a second pass for the Gram
+   matrix of [X, y] (dense X with at most :data:`DENSE_MAX_FEATURES` features) or
+   the column variances: what preconditioning needs;
+2. the solver's iterations: one kernel pass per evaluation of J and ∇J, except
+   for the full-batch squared loss, whose J and ∇J come from the Gram matrix
+   (:class:`~gdlearn.data.source.GramSource`) without reading X again.
 """
 
 from __future__ import annotations
@@ -15,15 +24,20 @@ from typing import Any
 
 import numpy as np
 
+from .data.source import GramSource
+from .data.stats import Statistics
 from .exceptions import DivergenceError
-from .lipschitz import lipschitz_constant, minibatch_lipschitz
-from .objective import Objective
-from .optim.factory import _user_fixed_step, check_compatible, make_optimizer, resolve_solver
+from .lipschitz import lipschitz_constant, lipschitz_from_statistics, minibatch_lipschitz
+from .objective import Objective, Problem
+from .optim.factory import NEWTON_MAX_PARAMS, _user_fixed_step, check_compatible, make_optimizer, resolve_solver
 from .optim.schedules import Schedule
-from .preconditioning import ColumnScaling, Standardized
+from .preconditioning import Coordinates, diagonal_coordinates, whitened_coordinates
 from .solver import FitResult, SolverState, minimize
 
-__all__ = ["Config", "Session", "start_session", "run", "wants_preconditioning"]
+__all__ = ["Config", "Session", "start_session", "run", "preconditioning_kind", "DENSE_MAX_FEATURES"]
+
+#: Whitening (and the Gram matrix) for dense X with at most this many features (BENCHMARKS.md, "crossover").
+DENSE_MAX_FEATURES = 512
 
 
 @dataclass
@@ -56,57 +70,80 @@ class Session:
     solver: str
     optimizer: Any
     seed: int
-    scaling: ColumnScaling | None = None
+    coords: Coordinates | None = None
     lipschitz: float | None = None
     state: SolverState | None = None
+    stats: Statistics | None = None
+    gram: GramSource | None = None
+    gram_of: Any = None  # the data source the Gram matrix was formed from
     extra: dict = field(default_factory=dict)
 
-    def wrap(self, objective: Objective):
-        """The objective in the solver's coordinates."""
-        return objective if self.scaling is None else Standardized(objective, self.scaling)
+    def problem(self, objective: Objective, data) -> Problem:
+        """The objective on ``data`` in the solver's coordinates (read from the Gram matrix where it can be)."""
+        source = self.gram if self.gram is not None and data is self.gram_of else data
+        return objective.bind(source, self.coords)
 
     def to_original(self, theta: np.ndarray) -> np.ndarray:
-        return theta if self.scaling is None else self.scaling.to_original(theta)
+        return theta if self.coords is None else self.coords.to_original(theta)
 
     def from_original(self, theta: np.ndarray) -> np.ndarray:
-        return theta if self.scaling is None else self.scaling.from_original(theta)
+        return theta if self.coords is None else self.coords.from_original(theta)
 
     @property
     def value_scale(self) -> float:
         """The solver minimises J / value_scale (see :mod:`gdlearn.preconditioning`)."""
-        return 1.0 if self.scaling is None else self.scaling.value_scale
+        return 1.0 if self.coords is None else self.coords.value_scale
 
 
-def wants_preconditioning(cfg: Config) -> bool:
-    """Standardise internally unless the user fixed the step size α themselves.
+def preconditioning_kind(cfg: Config, data, *, minibatch: bool) -> str | None:
+    """None (the user's coordinates), ``"diagonal"`` or ``"dense"`` (whitened).
 
-    A number or a schedule with a numeric ``lr`` means "the tutorial's update on
-    my data as given", so α keeps its textbook meaning; otherwise (``"auto"``,
-    ``"backtracking"``, L-BFGS) the solver works in standardised coordinates.
+    ``precondition="auto"``: none when the user fixed the step size α (a number,
+    or a schedule with a numeric ``lr``: the tutorial's update on the data as
+    given); otherwise whitened where it can be (dense X with at most
+    :data:`DENSE_MAX_FEATURES` features, full batch, no L1 penalty, whose proximal
+    step needs coordinates of its own), else diagonal.  ``True`` is "auto"
+    even with a fixed α; ``"diagonal"`` and ``"dense"`` force a kind (dense
+    falls back to diagonal where it cannot apply).
     """
-    if cfg.precondition == "auto":
-        return not _user_fixed_step(cfg.learning_rate)
-    return bool(cfg.precondition)
+    setting = cfg.precondition
+    if setting is False or (setting == "auto" and _user_fixed_step(cfg.learning_rate)):
+        return None
+    dense_ok = not data.sparse and data.n_features <= DENSE_MAX_FEATURES and not minibatch and cfg.l1 == 0
+    if setting == "diagonal" or not dense_ok or data.n_features < 2:
+        return "diagonal"
+    return "dense"
 
 
-def start_session(objective: Objective, cfg: Config, seed: int) -> Session:
-    """Fix preconditioning, solver, step size for training on ``objective``'s data."""
-    minibatch = cfg.batch_size is not None and cfg.batch_size < objective.n_samples
-    name = resolve_solver(cfg.solver, cfg.learning_rate, minibatch=minibatch, has_l1=cfg.l1 > 0)
+def start_session(data, objective: Objective, cfg: Config, seed: int) -> Session:
+    """Fix preconditioning, solver and step size for training on ``data``."""
+    minibatch = cfg.batch_size is not None and cfg.batch_size < data.n_samples
+    newton = objective.loss.is_classification and (data.n_features + 1) * data.n_outputs <= NEWTON_MAX_PARAMS
+    name = resolve_solver(cfg.solver, cfg.learning_rate, minibatch=minibatch, has_l1=cfg.l1 > 0, newton=newton)
     check_compatible(name, cfg.learning_rate, minibatch=minibatch, has_l1=cfg.l1 > 0)
     session = Session(solver=name, optimizer=None, seed=seed)
-    if wants_preconditioning(cfg):
-        Y = None if objective.loss.is_classification else objective.Y
-        session.scaling = ColumnScaling.fit(
-            objective.X, objective.sample_weight, center=cfg.fit_intercept, Y=Y, ridge=cfg.l2 / objective.penalty_norm
-        )
-        _check_representable(session.scaling)
-    work = session.wrap(objective)
+    kind = preconditioning_kind(cfg, data, minibatch=minibatch)
+    squared = objective.loss.kernel_id == 0
+    use_gram = not data.sparse and data.n_features <= DENSE_MAX_FEATURES
+    if kind is not None or (squared and use_gram and not minibatch):
+        stats = data.statistics(center=cfg.fit_intercept, gram=use_gram, targets=squared)
+        session.stats = stats
+        if squared and use_gram and not minibatch:
+            session.gram, session.gram_of = GramSource(stats), data
+        ridge = cfg.l2 / objective.penalty_norm
+        tau = stats.target_std if squared else 1.0
+        if kind == "dense":
+            session.coords = whitened_coordinates(stats, ridge=ridge, target_scale=tau)
+        elif kind == "diagonal":
+            session.coords = diagonal_coordinates(stats, ridge=ridge, target_scale=tau)
+        if session.coords is not None:
+            _check_representable(session.coords)
 
     def auto_lr() -> float:
-        L = session_lipschitz(session, work)
+        problem = session.problem(objective, data)
+        L = session_lipschitz(session, problem)
         if minibatch:
-            L = minibatch_lipschitz(L, work.row_norm_bound(), objective.n_samples, cfg.batch_size)
+            L = minibatch_lipschitz(L, _row_lipschitz(session, objective, data), data.n_samples, cfg.batch_size)
         return 1.0 / L if L > 0 else 1.0
 
     session.optimizer = make_optimizer(
@@ -122,15 +159,37 @@ def start_session(objective: Objective, cfg: Config, seed: int) -> Session:
     return session
 
 
+def _row_lipschitz(session: Session, objective: Objective, data) -> float:
+    """max over samples of the Lipschitz constant of one sample's term, in the solver's coordinates.
+
+    c·sᵢ(‖Mᵀ(xᵢ − μ)‖² + 1)/s̄ + λ₂/m·max Mⱼ² (bounded above by taking the
+    largest weight for the intercept's 1).  Diagonal or user coordinates only
+    (mini-batches are never whitened).
+    """
+    coords = session.coords
+    p = data.n_features
+    shift = np.zeros(p) if coords is None else coords.mean
+    inv = np.ones(p) if coords is None else coords.matrix
+    if coords is not None and coords.frozen.any():
+        inv = np.where(coords.frozen, 0.0, inv)
+    sq = data.max_row_norm(shift, inv)
+    sw = getattr(data, "sample_weight", None)
+    top_weight = 1.0 if sw is None else float(np.max(sw))
+    mean_weight = data.weight_sum / data.n_samples
+    if objective.fit_intercept:
+        sq += top_weight
+    return float(objective.loss.curvature * sq / mean_weight + objective.penalty.l2 * np.max(inv**2))
+
+
 _LOG_LIMIT = 305.0  # |log10| beyond which float64 values over- or underflow (with margin)
 
 
-def _check_representable(scaling: ColumnScaling) -> None:
+def _check_representable(coords: Coordinates) -> None:
     """Refuse problems whose coefficients (≈ τ/σ) or gradients (≈ σ·τ) leave float64's range."""
-    tau = scaling.target_scale
-    live = ~scaling.frozen
-    log_coef = np.log10(tau) - np.log10(scaling.scale[live])
-    log_grad = np.log10(tau) + np.log10(scaling.scale[live])
+    tau = coords.target_scale
+    live = ~coords.frozen
+    log_coef = np.log10(tau) - np.log10(coords.scale[live])
+    log_grad = np.log10(tau) + np.log10(coords.scale[live])
     bad = None
     if np.any(log_coef > _LOG_LIMIT):
         bad = "coefficients (about the spread of y over the spread of a feature)"
@@ -139,38 +198,54 @@ def _check_representable(scaling: ColumnScaling) -> None:
     if bad is not None:
         raise ValueError(
             f"This problem's {bad} cannot be represented in double precision: y spreads over {tau:.3g} and the "
-            f"features over {np.min(scaling.scale):.3g} to {np.max(scaling.scale):.3g}. Rescale X or y (e.g. by "
+            f"features over {np.min(coords.scale):.3g} to {np.max(coords.scale):.3g}. Rescale X or y (e.g. by "
             "powers of ten) and convert the coefficients back."
         )
 
 
-def session_lipschitz(session: Session, work, rtol: float = 1e-4) -> float:
-    """L of the gradient in the solver's coordinates, computed once per session."""
+def session_lipschitz(session: Session, problem: Problem, rtol: float = 1e-4) -> float:
+    """L of the gradient in the solver's coordinates, computed once per session.
+
+    Exact from the Gram matrix when the statistics pass formed it; otherwise by
+    power iteration (``rtol``), one curvature pass over X per step.
+    """
     if session.lipschitz is None:
-        session.lipschitz = lipschitz_constant(work, rtol=rtol, max_iter=200, random_state=session.seed)
+        stats = session.stats
+        if stats is not None and stats.gram is not None:
+            session.lipschitz = lipschitz_from_statistics(
+                stats,
+                session.coords,
+                curvature=problem.loss.curvature,
+                ridge=problem.penalty.l2,
+                fit_intercept=problem.fit_intercept,
+            )
+        else:
+            session.lipschitz = lipschitz_constant(problem, rtol=rtol, max_iter=200, random_state=session.seed)
     return session.lipschitz
 
 
 def run(
     session: Session,
     objective: Objective,
+    data,
     cfg: Config,
     *,
     theta0: np.ndarray,
     max_iter: int,
-    validation: tuple[Objective, Callable] | None = None,
+    validation: tuple[Any, Callable] | None = None,
     callback=None,
     record_path: bool = False,
     checkpoint=None,
 ) -> FitResult:
-    """Run ``max_iter`` iterations, continuing from ``session.state`` if any.
+    """Run ``max_iter`` iterations on ``data``, continuing from ``session.state`` if any.
 
     ``theta0`` is in the user's coordinates; the result's ``theta`` and ``path``
-    are converted back to them.  On divergence, re-raises
+    are converted back to them.  ``validation`` is (validation data source,
+    score function of θ).  On divergence, re-raises
     :class:`~gdlearn.exceptions.DivergenceError` with a message that names the
     iteration, the loss and the largest stable step size for this data.
     """
-    work = session.wrap(objective)
+    problem = session.problem(objective, data)
     c = session.value_scale
     if callback is not None and c != 1.0:
         user_callback = callback
@@ -183,11 +258,11 @@ def run(
 
     val = None
     if validation is not None:
-        val_obj, score_fn = validation
-        val = (session.wrap(val_obj), lambda th: score_fn(session.to_original(th)))
+        val_data, score_fn = validation
+        val = (objective.bind(val_data, session.coords), lambda th: score_fn(session.to_original(th)))
     try:
         result = minimize(
-            work,
+            problem,
             session.optimizer,
             session.from_original(theta0),
             max_iter=max_iter,
@@ -204,7 +279,7 @@ def run(
             checkpoint=checkpoint,
         )
     except DivergenceError as err:
-        raise _explain_divergence(err, session, work, cfg) from None
+        raise _explain_divergence(err, session, problem, cfg) from None
     session.state = result.state
     result.theta = session.to_original(result.theta)
     result.history = _user_units(result.history, c)
@@ -218,12 +293,12 @@ def _user_units(history: dict, c: float) -> dict:
     return {k: ([v * c for v in vals] if k in ("loss", "val_loss") else list(vals)) for k, vals in history.items()}
 
 
-def _explain_divergence(err: DivergenceError, session: Session, work, cfg: Config) -> DivergenceError:
-    L = session_lipschitz(session, work, rtol=1e-10)
+def _explain_divergence(err: DivergenceError, session: Session, problem: Problem, cfg: Config) -> DivergenceError:
+    L = session_lipschitz(session, problem, rtol=1e-10)
     opt = session.optimizer
     lr = err.learning_rate
     stable = opt.max_stable_lr(L)
-    where = " (in standardised coordinates)" if session.scaling is not None else ""
+    where = " (in preconditioned coordinates)" if session.coords is not None else ""
     msg = (
         f"Gradient descent (solver={session.solver!r}) diverged at iteration {err.iteration}: "
         f"{err.args[0]} (loss = {err.loss * session.value_scale:.6g}, learning_rate = {_fmt(lr)})."

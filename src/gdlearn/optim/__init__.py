@@ -5,6 +5,7 @@ from .base import Optimizer
 from .factory import SOLVERS, make_optimizer, resolve_solver
 from .fista import FISTA
 from .lbfgs import LBFGS
+from .newton import Newton
 from .schedules import Constant, ExponentialDecay, InverseDecay, Schedule, StepDecay
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "Backtracking",
     "FISTA",
     "LBFGS",
+    "Newton",
     "SOLVERS",
     "make_optimizer",
     "resolve_solver",

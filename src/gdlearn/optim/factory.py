@@ -10,6 +10,7 @@ situation                                              auto picks
 ``learning_rate="backtracking"``                       ``"gd"`` with Armijo line search
 mini-batches (``batch_size`` set)                       ``"gd"`` with α = 1/L_B
 full batch with an L1 penalty                           ``"fista"`` with α = 1/L
+full batch, log loss, (p + 1)·k ≤ 64 parameters         ``"newton"`` (its Hessian is cheap)
 full batch otherwise                                    ``"lbfgs"``
 =====================================================  ==================================
 
@@ -29,11 +30,15 @@ from .backtracking import Backtracking
 from .base import Optimizer
 from .fista import FISTA
 from .lbfgs import LBFGS
+from .newton import Newton
 from .schedules import Constant, ExponentialDecay, Schedule
 
-__all__ = ["SOLVERS", "MINIBATCH_SOLVERS", "ADAPTIVE_AUTO_LR", "resolve_solver", "make_optimizer"]
+__all__ = ["SOLVERS", "MINIBATCH_SOLVERS", "ADAPTIVE_AUTO_LR", "NEWTON_MAX_PARAMS", "resolve_solver", "make_optimizer"]
 
-SOLVERS = ("auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "fista", "lbfgs")
+SOLVERS = ("auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "fista", "lbfgs", "newton")
+
+#: ``solver="auto"`` uses Newton's method for the log losses up to this many parameters (p + 1)·k.
+NEWTON_MAX_PARAMS = 64
 
 #: ``learning_rate="auto"`` for the adaptive methods (in standardised coordinates).
 ADAPTIVE_AUTO_LR = {"adagrad": 0.5, "rmsprop": ExponentialDecay(0.01, rate=5e-4), "adam": 0.05}
@@ -48,15 +53,21 @@ def _user_fixed_step(learning_rate) -> bool:
     return isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool)
 
 
-def resolve_solver(solver: str, learning_rate, *, minibatch: bool, has_l1: bool) -> str:
-    """The concrete solver name ``"auto"`` stands for (see the module docstring)."""
+def resolve_solver(solver: str, learning_rate, *, minibatch: bool, has_l1: bool, newton: bool = False) -> str:
+    """The concrete solver name ``"auto"`` stands for (see the module docstring).
+
+    ``newton``: the problem is one for which Newton's method is the fastest
+    (a log loss with at most :data:`NEWTON_MAX_PARAMS` parameters).
+    """
     if solver != "auto":
         return solver
     if _user_fixed_step(learning_rate) or learning_rate == "backtracking" or minibatch:
         return "gd"
     if isinstance(learning_rate, Schedule):
         return "gd"
-    return "fista" if has_l1 else "lbfgs"
+    if has_l1:
+        return "fista"
+    return "newton" if newton else "lbfgs"
 
 
 def check_compatible(name: str, learning_rate, *, minibatch: bool, has_l1: bool) -> None:
@@ -66,8 +77,8 @@ def check_compatible(name: str, learning_rate, *, minibatch: bool, has_l1: bool)
             f"solver={name!r} works on the full batch only; with batch_size set use one of "
             f"{', '.join(repr(s) for s in MINIBATCH_SOLVERS)}, or set batch_size=None."
         )
-    if has_l1 and name == "lbfgs":
-        raise ValueError("solver='lbfgs' cannot handle an L1 penalty (l1 > 0); use solver='fista' or 'auto'.")
+    if has_l1 and name in ("lbfgs", "newton"):
+        raise ValueError(f"solver={name!r} cannot handle an L1 penalty (l1 > 0); use solver='fista' or 'auto'.")
     if learning_rate == "backtracking" and (name != "gd" or minibatch):
         raise ValueError(
             "learning_rate='backtracking' is a line search for full-batch solver='gd' (or 'auto'); "
@@ -101,6 +112,8 @@ def make_optimizer(
     """
     if name == "lbfgs":
         return LBFGS()
+    if name == "newton":
+        return Newton()
     if learning_rate == "backtracking":
         return Backtracking()
     schedule = learning_rate if isinstance(learning_rate, Schedule) else Constant(learning_rate)
