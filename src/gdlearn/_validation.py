@@ -55,19 +55,20 @@ def check_fit_data(estimator, X, y, sample_weight, *, reset: bool, classifier: b
                 f"{type(estimator).__name__}: y holds non-numeric values ({exc}); a regression target must be "
                 "numbers. For class labels use LogisticRegression."
             ) from None
-    try:
-        X, y = validate_data(
-            estimator,
-            X,
-            y,
-            reset=reset,
-            accept_sparse="csr",
-            dtype=(np.float64, np.float32),  # float32 stays float32: no copy, half the bytes per pass
-            multi_output=not classifier,
-            y_numeric=not classifier,
-        )
-    except ValueError as exc:
-        raise _rewrite(exc, "X", estimator) from None
+    if not _plain_arrays(estimator, X, y, reset=reset, classifier=classifier):
+        try:
+            X, y = validate_data(
+                estimator,
+                X,
+                y,
+                reset=reset,
+                accept_sparse="csr",
+                dtype=(np.float64, np.float32),  # float32 stays float32: no copy, half the bytes per pass
+                multi_output=not classifier,
+                y_numeric=not classifier,
+            )
+        except ValueError as exc:
+            raise _rewrite(exc, "X", estimator) from None
     if X.shape[0] < 2:
         raise ValueError(
             f"{type(estimator).__name__} needs at least 2 samples to learn from, got 1 sample "
@@ -75,10 +76,42 @@ def check_fit_data(estimator, X, y, sample_weight, *, reset: bool, classifier: b
         )
     if not classifier:
         _check_target_range(estimator, y)
+    if sample_weight is None:
+        return X, y, np.ones(X.shape[0])
     sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if not np.any(sample_weight > 0):
         raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight.")
     return X, y, sample_weight
+
+
+def _plain_arrays(estimator, X, y, *, reset: bool, classifier: bool) -> bool:
+    """True (after recording ``n_features_in_``) when X and y need none of ``validate_data``'s conversions.
+
+    That is: X a finite 2-D float32/float64 NumPy array, y a finite numeric
+    NumPy array of as many rows (1-D, or 2-D for regression), and, when
+    refitting, the same number of features and no feature names to check.
+    Everything else goes through scikit-learn's ``validate_data``, which
+    converts, checks and words the errors; this only skips its overhead
+    (about 0.2 ms, a fifth of a fit on the bundled data sets).
+    """
+    if type(X) is not np.ndarray or type(y) is not np.ndarray:
+        return False
+    if X.ndim != 2 or X.dtype not in (np.float64, np.float32) or 0 in X.shape:
+        return False
+    if y.dtype.kind not in "biuf" or len(y) != X.shape[0] or not (y.ndim == 1 or (y.ndim == 2 and not classifier)):
+        return False
+    if reset:
+        if hasattr(estimator, "feature_names_in_"):
+            return False
+    elif getattr(estimator, "n_features_in_", None) != X.shape[1] or hasattr(estimator, "feature_names_in_"):
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):  # a finite sum means finite entries (one pass, no copy)
+        finite = np.isfinite(X.sum()) and (y.dtype.kind != "f" or np.isfinite(y.sum()))
+    if not finite:
+        return False
+    if reset:
+        estimator.n_features_in_ = X.shape[1]
+    return True
 
 
 def _check_target_range(estimator, y) -> None:

@@ -133,9 +133,8 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
 
     _is_classifier = True
 
-    def _set_classes(self, classes):
-        encoder = LabelEncoder().fit(classes)
-        self.classes_ = encoder.classes_
+    def _set_classes(self, classes, *, sorted_unique: bool = False):
+        self.classes_ = classes if sorted_unique else LabelEncoder().fit(classes).classes_
         if len(self.classes_) < 2:
             raise ValueError(
                 f"LogisticRegression needs samples of at least two classes; y has only one class: "
@@ -143,12 +142,16 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
             )
 
     def _encode_targets(self, y, *, first_call):
+        arr = np.asarray(y)
+        if first_call and arr.ndim == 1 and arr.dtype.kind in "biuf":
+            # numbers (already checked finite): integral values are labels, others mean a continuous target
+            if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+                raise ValueError(_continuous_message(arr))
+            classes, idx = np.unique(arr, return_inverse=True)
+            self._set_classes(classes, sorted_unique=True)
+            return self._one_hot(idx)
         if type_of_target(y) == "continuous":
-            raise ValueError(
-                "LogisticRegression is a classifier, but y looks continuous (non-integer numbers such as "
-                f"{_plain(np.asarray(y).ravel()[0])!r}). Use LinearRegression for a numeric target, "
-                "or give class labels."
-            )
+            raise ValueError(_continuous_message(arr))
         check_classification_targets(y)
         if first_call:
             self._set_classes(np.unique(y))
@@ -159,7 +162,10 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
                     f"y contains labels not in classes_={list(self.classes_)}: {list(unseen)}. "
                     "Pass every label in classes= on the first partial_fit call."
                 )
-        idx = np.searchsorted(self.classes_, y)
+        return self._one_hot(np.searchsorted(self.classes_, y))
+
+    def _one_hot(self, idx):
+        """Targets for the loss from class indices: 0/1 for two classes, one-hot rows for more."""
         K = len(self.classes_)
         if K == 2:
             return idx.astype(float).reshape(-1, 1), BinaryLogLoss()
@@ -265,6 +271,14 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
             Labels from ``classes_``.
         """
         return self._labels(self._decision(X))
+
+
+def _continuous_message(y) -> str:
+    return (
+        "LogisticRegression is a classifier, but y looks continuous (non-integer numbers such as "
+        f"{_plain(np.asarray(y).ravel()[0])!r}). Use LinearRegression for a numeric target, "
+        "or give class labels."
+    )
 
 
 def _plain(value):

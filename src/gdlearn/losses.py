@@ -182,8 +182,8 @@ class BinaryLogLoss(Loss):
         return np.log(p) - np.log1p(-p)
 
     def hessian_weights(self, z):
-        p = _expit(z)
-        return (p * _expit(-z))[:, :, None]  # σ(z)(1 − σ(z)), without cancellation
+        e = np.exp(-np.abs(z))  # σ(z)(1 − σ(z)) = e/(1 + e)² with e = e^(−|z|): no cancellation, no overflow
+        return (e / (1.0 + e) ** 2)[:, :, None]
 
     def sum_and_residual(self, y, z, sample_weight=None, need_residual=True):
         # one exponential for both: e = e^(−|z|);  ℓ = (max(z, 0) − yz) + log(1 + e)

@@ -96,6 +96,30 @@ class Objective:
         return len(rows) * data.weight_sum / data.n_samples
 
     # ------------------------------------------------------------ the gradient
+    def value_grad_hessian(self, theta: np.ndarray, data, shift, inv):
+        """Smooth part of J, its gradient, and the data term's Hessian sums (one pass).
+
+        The Hessian is returned as :meth:`data.hessian_sums` gives it, divided
+        by m: shape (k, k, p + 1, p + 1), in the parameters (β ⊙ W, b + shiftᵀW)
+        with β = 1/inv; the penalty's part is added by :meth:`Problem.value_grad_hessian`.
+        """
+        W, b = self._split(theta)
+        total, XtR, rsum, H = data.loss_sums(self.loss, W, b, hessian=(shift, inv))
+        value, grad = self._assemble(theta, W, total, XtR, rsum, data.weight_sum)
+        return value, grad, H / data.weight_sum
+
+    def _assemble(self, theta, W, total, XtR, rsum, norm):
+        """J and ∇J from the data sums: (Σsℓ + P)/m and [XᵀR + ∇P; ΣR]/m."""
+        grad = np.empty_like(theta)
+        grad[:-1] = XtR
+        grad[-1] = rsum if self.fit_intercept else 0.0
+        grad /= norm
+        value = total / norm
+        if self.penalty.l2:
+            value += self.penalty.smooth_value(W)
+            grad[:-1] += self.penalty.smooth_grad(W)
+        return value, grad
+
     def value_and_grad(self, theta: np.ndarray, data, rows=None) -> tuple[float, np.ndarray]:
         """Smooth part of J (data term + L2 penalty) on ``data`` and its gradient.
 
@@ -118,16 +142,7 @@ class Objective:
             total, XtR, rsum = data.loss_sums(self.loss, W, b)
         else:
             total, XtR, rsum = data.loss_sums(self.loss, W, b, rows=rows)
-        norm = self._data_norm(data, rows)
-        grad = np.empty_like(theta)
-        grad[:-1] = XtR
-        grad[-1] = rsum if self.fit_intercept else 0.0
-        grad /= norm
-        value = total / norm
-        if self.penalty.l2:
-            value += self.penalty.smooth_value(W)
-            grad[:-1] += self.penalty.smooth_grad(W)
-        return value, grad
+        return self._assemble(theta, W, total, XtR, rsum, self._data_norm(data, rows))
 
     def smooth_value(self, theta: np.ndarray, data) -> float:
         """Smooth part of J on ``data``, without the gradient."""
@@ -274,45 +289,56 @@ class Problem:
     def residual(self, theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
         return self.objective.residual(theta, grad, self._l1_weights)
 
-    def hessian(self, theta: np.ndarray) -> np.ndarray:
-        """The Hessian of J/c at θ_s, shape (θ.size, θ.size), θ flattened in C order.
+    def value_grad_hessian(self, theta: np.ndarray):
+        """J/c, its gradient and its Hessian at θ_s (one pass over X), for Newton's method.
 
-        One pass over X (:meth:`data.hessian_sums`) gives the data term's Hessian
-        in the parameters (β ⊙ W, b + μᵀW), columns scaled by the powers of two β
-        of the coordinates; it is mapped to θ_s (W = τMW_s, b = τb_s − μᵀW, and
-        the τ² cancels against c) and the L2 penalty's λ₂MᵀM/m is added.  Rows of
-        parameters held fixed (b without an intercept, frozen columns) are
-        replaced by those of the identity, so that Newton's step leaves them be.
+        The Hessian has shape (θ.size, θ.size), θ flattened in C order.  The
+        pass gives the data term's Hessian in the parameters (β ⊙ W, b + μᵀW),
+        columns scaled by the powers of two β of the coordinates; it is mapped
+        to θ_s (W = τMW_s, b = τb_s − μᵀW, and the τ² cancels against c) and
+        the L2 penalty's λ₂MᵀM/m is added.  Rows of parameters held fixed (b
+        without an intercept, frozen columns) are replaced by those of the
+        identity, so that Newton's step leaves them be.
         """
-        obj = self.objective
         p, k = self.n_features, self.n_outputs
-        co = self.coords
-        mu = np.zeros(p) if co is None else co.mean
-        beta = np.ones(p) if co is None else co.unit
-        W, b = obj._split(self.to_original(theta))
-        Ha = self.data.hessian_sums(obj.loss, W, b, mu, 1.0 / beta) / self.data.weight_sum
-        T = np.eye(p + 1)
-        if co is not None:
-            T[:p, :p] = beta[:, None] * co.matrix if co.dense else np.diag(beta * co.matrix)
-        else:
-            T[:p, :p] = np.diag(beta)
-        H = np.einsum("ai,klab,bj->ikjl", T, Ha, T)
-        if obj.penalty.l2:
-            M = np.eye(p) if co is None else (co.matrix if co.dense else np.diag(co.matrix))
-            R = np.sqrt(obj.penalty.l2) * M
-            RR = R.T @ R
+        mu, inv, T, RR, fixed = self._hessian_maps()
+        value, g, Ha = self.objective.value_grad_hessian(self.to_original(theta), self.data, mu, inv)
+        H = np.empty((p + 1, k, p + 1, k))
+        for o in range(k):
+            for q in range(k):
+                H[:, o, :, q] = T.T @ Ha[o, q] @ T
+        if RR is not None:
             for o in range(k):
                 H[:p, o, :p, o] += RR
-        fixed = np.zeros(p + 1, dtype=bool)
-        fixed[p] = not obj.fit_intercept
-        if co is not None:
-            fixed[:p] = co.frozen
         if fixed.any():
             H[fixed] = 0.0
             H[:, :, fixed] = 0.0
             for j in np.flatnonzero(fixed):
                 H[j, range(k), j, range(k)] = 1.0
-        return H.reshape((p + 1) * k, (p + 1) * k)
+        return value / self.value_scale, self._grad_to_solver(g), H.reshape((p + 1) * k, (p + 1) * k)
+
+    def _hessian_maps(self):
+        """What :meth:`hessian` needs of the coordinates, computed once: μ, 1/β, T, λ₂MᵀM, fixed rows."""
+        if getattr(self, "_maps", None) is None:
+            obj, co, p = self.objective, self.coords, self.n_features
+            mu = np.zeros(p) if co is None else co.mean
+            beta = np.ones(p) if co is None else co.unit
+            T = np.eye(p + 1)
+            if co is None:
+                T[:p, :p] = np.diag(beta)
+            else:
+                T[:p, :p] = beta[:, None] * co.matrix if co.dense else np.diag(beta * co.matrix)
+            RR = None
+            if obj.penalty.l2:
+                M = np.eye(p) if co is None else (co.matrix if co.dense else np.diag(co.matrix))
+                R = np.sqrt(obj.penalty.l2) * M
+                RR = R.T @ R
+            fixed = np.zeros(p + 1, dtype=bool)
+            fixed[p] = not obj.fit_intercept
+            if co is not None:
+                fixed[:p] = co.frozen
+            self._maps = (mu, 1.0 / beta, T, RR, fixed)
+        return self._maps
 
     def hessian_bound_matvec(self, v: np.ndarray) -> np.ndarray:
         """The curvature bound H (see :meth:`Objective.curvature_matvec`) in θ_s: TᵀHTv/c (c = τ², in the map)."""

@@ -154,19 +154,20 @@ def whitened_coordinates(stats: Statistics, *, ridge: float = 0.0, target_scale:
     p = stats.n_features
     sigma = _column_spread(stats, ridge)
     frozen = stats.constant if stats.centred else np.zeros(p, dtype=bool)
-    live = np.flatnonzero(~frozen)
+    live = np.flatnonzero(~frozen) if frozen.any() else slice(None)
+    sl = live if isinstance(live, slice) else np.ix_(live, live)
     with np.errstate(under="ignore"):
         s = stats.scale[live] / sigma[live]  # β/σ: the Gram matrix is in units of β
-        C = stats.gram[np.ix_(live, live)] * s[:, None] * s[None, :]
-        C[np.diag_indices(len(live))] += (np.sqrt(ridge) / sigma[live]) ** 2
+        C = stats.gram[:p, :p][sl] * s[:, None] * s[None, :]
+        C.flat[:: C.shape[0] + 1] += (np.sqrt(ridge) / sigma[live]) ** 2
     lam, V = np.linalg.eigh(C)
-    keep = lam > RANK_RTOL * max(float(lam[-1]) if len(live) else 0.0, np.finfo(float).tiny)
+    keep = lam > RANK_RTOL * max(float(lam[-1]) if len(lam) else 0.0, np.finfo(float).tiny)
     root = np.sqrt(np.where(keep, lam, 1.0))
     matrix = np.zeros((p, p))
     inverse = np.zeros((p, p))
-    matrix[np.ix_(live, live)] = np.where(keep, V / root, 0.0) / sigma[live, None]  # D⁻¹VΛ^{-1/2}
-    inverse[np.ix_(live, live)] = np.where(keep[:, None], V.T * root[:, None], 0.0) * sigma[None, live]
-    if not (np.all(np.isfinite(matrix)) and np.all(np.isfinite(inverse))):  # pragma: no cover - defensive
+    matrix[sl] = (V * np.where(keep, 1.0 / root, 0.0)) / sigma[live, None]  # D⁻¹VΛ^{-1/2}
+    inverse[sl] = (V.T * np.where(keep, root, 0.0)[:, None]) * sigma[None, live]
+    if not (np.isfinite(matrix.sum()) and np.isfinite(inverse.sum())):  # pragma: no cover - defensive
         return diagonal_coordinates(stats, ridge=ridge, target_scale=target_scale)
     return Coordinates(
         stats.shift, matrix, inverse, target_scale=target_scale, scale=sigma, frozen=frozen, unit=stats.scale

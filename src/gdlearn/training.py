@@ -95,14 +95,19 @@ class Session:
         return 1.0 if self.coords is None else self.coords.value_scale
 
 
-def preconditioning_kind(cfg: Config, data, *, minibatch: bool) -> str | None:
+#: solvers that scale each coordinate themselves: they keep the features' own axes (diagonal preconditioning)
+_PER_COORDINATE = ("adagrad", "rmsprop", "adam")
+
+
+def preconditioning_kind(cfg: Config, data, *, minibatch: bool, solver: str = "auto") -> str | None:
     """None (the user's coordinates), ``"diagonal"`` or ``"dense"`` (whitened).
 
     ``precondition="auto"``: none when the user fixed the step size α (a number,
     or a schedule with a numeric ``lr``: the tutorial's update on the data as
     given); otherwise whitened where it can be (dense X with at most
     :data:`DENSE_MAX_FEATURES` features, full batch, no L1 penalty, whose proximal
-    step needs coordinates of its own), else diagonal.  ``True`` is "auto"
+    step needs coordinates of its own, and not AdaGrad, RMSProp or Adam, which
+    scale each feature's axis themselves), else diagonal.  ``True`` is "auto"
     even with a fixed α; ``"diagonal"`` and ``"dense"`` force a kind (dense
     falls back to diagonal where it cannot apply).
     """
@@ -110,6 +115,7 @@ def preconditioning_kind(cfg: Config, data, *, minibatch: bool) -> str | None:
     if setting is False or (setting == "auto" and _user_fixed_step(cfg.learning_rate)):
         return None
     dense_ok = not data.sparse and data.n_features <= DENSE_MAX_FEATURES and not minibatch and cfg.l1 == 0
+    dense_ok = dense_ok and solver not in _PER_COORDINATE
     if setting == "diagonal" or not dense_ok or data.n_features < 2:
         return "diagonal"
     return "dense"
@@ -122,7 +128,7 @@ def start_session(data, objective: Objective, cfg: Config, seed: int) -> Session
     name = resolve_solver(cfg.solver, cfg.learning_rate, minibatch=minibatch, has_l1=cfg.l1 > 0, newton=newton)
     check_compatible(name, cfg.learning_rate, minibatch=minibatch, has_l1=cfg.l1 > 0)
     session = Session(solver=name, optimizer=None, seed=seed)
-    kind = preconditioning_kind(cfg, data, minibatch=minibatch)
+    kind = preconditioning_kind(cfg, data, minibatch=minibatch, solver=name)
     squared = objective.loss.kernel_id == 0
     use_gram = not data.sparse and data.n_features <= DENSE_MAX_FEATURES
     if kind is not None or (squared and use_gram and not minibatch):

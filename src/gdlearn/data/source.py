@@ -53,16 +53,16 @@ class BlockSource:
         """Iterate over row blocks (X, Y, sample_weight or None)."""
         raise NotImplementedError
 
-    def loss_sums(self, loss, W, b, *, need_grad: bool = True):
-        """(Σ sᵢℓᵢ, Xᵀr of shape (p, k), Σr of shape (k,)), added over the blocks."""
-        value, gW, gb = 0.0, None, None
+    def loss_sums(self, loss, W, b, *, need_grad: bool = True, hessian=None):
+        """(Σ sᵢℓᵢ, Xᵀr of shape (p, k), Σr of shape (k,)), added over the blocks.
+
+        ``hessian=(shift, inv)``: also the Hessian sums (:meth:`hessian_sums`), as a fourth item.
+        """
+        total = None
         for X, Y, sw in self.blocks():
-            v, w, c = kernels.loss_sums(X, Y, sw, W, b, loss, need_grad=need_grad)
-            value += v
-            if need_grad:
-                gW = w if gW is None else gW + w
-                gb = c if gb is None else gb + c
-        return value, gW, gb
+            part = kernels.loss_sums(X, Y, sw, W, b, loss, need_grad=need_grad, hessian=hessian)
+            total = list(part) if total is None else [a if a is None else a + c for a, c in zip(total, part)]
+        return tuple(total)
 
     def curvature_sums(self, W, b):
         """(Xᵀ(s ⊙ z), Σ s ⊙ z) with z = XW + b."""
@@ -111,9 +111,11 @@ class ArraySource(BlockSource):
     def blocks(self):
         yield self.X, self.Y, self.sample_weight
 
-    def loss_sums(self, loss, W, b, *, rows=None, need_grad: bool = True):
+    def loss_sums(self, loss, W, b, *, rows=None, need_grad: bool = True, hessian=None):
         """As :meth:`BlockSource.loss_sums`, for all rows or the mini-batch ``rows``."""
-        return kernels.loss_sums(self.X, self.Y, self.sample_weight, W, b, loss, rows=rows, need_grad=need_grad)
+        return kernels.loss_sums(
+            self.X, self.Y, self.sample_weight, W, b, loss, rows=rows, need_grad=need_grad, hessian=hessian
+        )
 
 
 class GramSource(BlockSource):
@@ -178,11 +180,12 @@ class GramSource(BlockSource):
         m = self.weight_sum
         return 0.5 * m * float(np.sum(np.maximum(quad, 0.0))), m * XtR, m * mean_r
 
-    def loss_sums(self, loss, W, b, *, need_grad: bool = True):
+    def loss_sums(self, loss, W, b, *, need_grad: bool = True, hessian=None):
         if loss.kernel_id != 0:
             raise TypeError(f"GramSource answers for the squared loss only, not {loss!r}.")
         value, XtR, rsum = self._sums(W, b, targets=True)
-        return (value, XtR, rsum) if need_grad else (value, None, None)
+        out = (value, XtR, rsum) if need_grad else (value, None, None)
+        return out if hessian is None else (*out, self.hessian_sums(loss, W, b, *hessian))
 
     def curvature_sums(self, W, b):
         _, XtR, rsum = self._sums(W, b, targets=False)

@@ -128,28 +128,20 @@ def compute_statistics(source, *, center: bool, gram: bool, targets: bool) -> St
         Include the target columns in the Gram matrix (for the squared loss).
     """
     m = source.weight_sum
-    first_X = None
-    big = total = None
-    y_sum = y_big = None
+    p, k = source.n_features, source.n_outputs
+    big, total = np.zeros(p), np.zeros(p)
+    y_sum, y_big = np.zeros(k), np.zeros(k)
+    ones = np.ones(p)
     for X, Y, sw in source.blocks():
-        if first_X is None:
-            first_X = X
-            p = X.shape[1]
-            head = X[: min(X.shape[0], 256)]
-            head = head.toarray() if hasattr(head, "toarray") else np.asarray(head)
-            inv0 = 1.0 / power_of_two(np.abs(head).max(axis=0, initial=0.0))
-            big, total = np.zeros(p), np.zeros(p)
-            k = Y.shape[1]
-            y_sum, y_big = np.zeros(k), np.zeros(k)
-        b, t = kernels.column_moments(X, sw, inv0)
+        b, t = kernels.column_moments(X, sw, ones)
         np.maximum(big, b, out=big)
         total += t
         y_sum += Y.sum(axis=0) if sw is None else sw @ Y
         np.maximum(y_big, np.abs(Y).max(axis=0, initial=0.0), out=y_big)
     scale = power_of_two(big)
     with np.errstate(over="ignore", invalid="ignore"):
-        mean = total / m / inv0
-    if not np.all(np.isfinite(mean)):  # values far above the first rows' scale: sum again in units of β
+        mean = total / m
+    if not np.all(np.isfinite(mean)):  # the sums overflowed (|x| near 1e300): sum again in units of β
         total = sum(kernels.column_moments(X, sw, 1.0 / scale)[1] for X, _, sw in source.blocks())
         mean = total / m * scale
     y_mean = y_sum / m

@@ -125,23 +125,24 @@ def _count(kind: str) -> None:
         c.by_kind[kind] = c.by_kind.get(kind, 0) + 1
 
 
-def loss_sums(X, Y, sw, W, b, loss, *, rows=None, need_grad: bool = True):
+def loss_sums(X, Y, sw, W, b, loss, *, rows=None, need_grad: bool = True, hessian=None):
     """(Σ sᵢℓᵢ, Xᵀr of shape (p, k), Σr of shape (k,)), r = s ⊙ (h(XW + b) − y).
 
     With ``Y=None`` the loss is taken as zero and r = s ⊙ z: the product
     [X 1]ᵀS[X 1]θ behind the curvature bound.  ``rows`` restricts the pass to a
-    mini-batch (not counted as a pass over X).
+    mini-batch (not counted as a pass over X).  ``hessian=(shift, inv)`` adds
+    :func:`hessian_sums` from the same pass, as a fourth item.
     """
     if rows is None:
         _count("loss" if Y is not None else "curvature")
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    if use_compiled(X, loss):
+    if hessian is None and use_compiled(X, loss):
         from .compiled import CURVATURE
 
         kind = CURVATURE if Y is None else loss.kernel_id
         return _compiled_module.loss_sums(X, Y, sw, W, b, kind, rows=rows, need_grad=need_grad)
-    return reference.loss_sums(X, Y, sw, W, b, loss, rows=rows, need_grad=need_grad)
+    return reference.loss_sums(X, Y, sw, W, b, loss, rows=rows, need_grad=need_grad, hessian=hessian)
 
 
 def column_moments(X, sw, inv):

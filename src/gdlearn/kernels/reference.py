@@ -19,18 +19,19 @@ __all__ = ["loss_sums", "hessian_sums", "column_moments", "column_variance", "gr
 _BLOCK_BYTES = 4 << 20
 
 
-def row_blocks(n_rows: int, n_cols: int):
+def row_blocks(n_rows: int, n_cols: int) -> list[slice]:
     """Slices of about 4 MiB of float64 rows (at least 64 rows) covering ``range(n_rows)``."""
     rows = max(64, _BLOCK_BYTES // max(1, 8 * n_cols))
-    for start in range(0, n_rows, rows):
-        yield slice(start, min(start + rows, n_rows))
+    if rows >= n_rows:
+        return [slice(0, n_rows)]
+    return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
 
 
 def _dense(block) -> np.ndarray:
     return block.toarray() if hasattr(block, "toarray") else np.asarray(block, dtype=np.float64)
 
 
-def loss_sums(X, Y, sw, W, b, loss, rows=None, need_grad: bool = True):
+def loss_sums(X, Y, sw, W, b, loss, rows=None, need_grad: bool = True, hessian=None):
     """(Σ sᵢℓ(yᵢ, zᵢ), Xᵀr, Σr) with z = XW + b and r = s ⊙ (h(z) − y).
 
     Parameters
@@ -44,23 +45,30 @@ def loss_sums(X, Y, sw, W, b, loss, rows=None, need_grad: bool = True):
     rows : integer array, optional
         Use only these rows (a mini-batch).
     need_grad : bool
+    hessian : tuple (shift, inv), optional
+        Also return :func:`hessian_sums` at (W, b), from the same pass.
 
     Returns
     -------
-    (float, ndarray of shape (p, k) or None, ndarray of shape (k,) or None)
+    (float, ndarray of shape (p, k) or None, ndarray of shape (k,) or None),
+    and the Hessian sums as a fourth item when ``hessian`` is given.
     """
     if rows is not None:
         X = X[rows]
         Y = None if Y is None else Y[rows]
         sw = None if sw is None else sw[rows]
+    p, k = W.shape
     value = 0.0
     gW = np.zeros(W.shape)
-    gb = np.zeros(W.shape[1])
+    gb = np.zeros(k)
+    H = None if hessian is None else np.zeros((k, k, p + 1, p + 1))
     for blk in row_blocks(X.shape[0], X.shape[1]):
         Xb = X[blk]
         z = np.asarray(Xb @ W, dtype=np.float64)
         z += b
         swb = None if sw is None else sw[blk]
+        if H is not None:
+            _add_hessian(H, Xb, z, swb, loss, *hessian)
         if Y is None:
             r = z if swb is None else z * swb[:, None]
         else:
@@ -69,7 +77,27 @@ def loss_sums(X, Y, sw, W, b, loss, rows=None, need_grad: bool = True):
         if need_grad:
             gW += np.asarray(Xb.T @ r)
             gb += r.sum(axis=0)
-    return (value, gW, gb) if need_grad else (value, None, None)
+    out = (value, gW, gb) if need_grad else (value, None, None)
+    return out if H is None else (*out, H)
+
+
+def _add_hessian(H, Xb, z, swb, loss, shift, inv) -> None:
+    """H[k, l] += Σ sᵢ ∂²ℓᵢ/∂zₖ∂zₗ aᵢaᵢᵀ over the block, aᵢ = [(xᵢ − shift)·inv, 1]."""
+    p = Xb.shape[1]
+    k = z.shape[1]
+    A = np.empty((Xb.shape[0], p + 1))
+    np.subtract(_dense(Xb), shift, out=A[:, :p])
+    A[:, :p] *= inv
+    A[:, p] = 1.0
+    C = loss.hessian_weights(z)
+    if swb is not None:
+        C = C * swb[:, None, None]
+    for o in range(k):
+        for q in range(o, k):
+            w = C[:, o, q]
+            if w.any():
+                H[o, q] += A.T @ (A * w[:, None])
+                H[q, o] = H[o, q]
 
 
 def hessian_sums(X, sw, W, b, loss, shift, inv):
@@ -81,21 +109,9 @@ def hessian_sums(X, sw, W, b, loss, shift, inv):
     p, k = W.shape
     H = np.zeros((k, k, p + 1, p + 1))
     for blk in row_blocks(X.shape[0], p + 1):
-        Xb = _dense(X[blk])
-        z = Xb @ W + b
-        A = np.empty((Xb.shape[0], p + 1))
-        np.subtract(Xb, shift, out=A[:, :p])
-        A[:, :p] *= inv
-        A[:, p] = 1.0
-        C = loss.hessian_weights(z)
-        if sw is not None:
-            C = C * sw[blk, None, None]
-        for o in range(k):
-            for q in range(o, k):
-                w = C[:, o, q]
-                if w.any():
-                    H[o, q] += A.T @ (A * w[:, None])
-                    H[q, o] = H[o, q]
+        Xb = X[blk]
+        z = np.asarray(Xb @ W, dtype=np.float64) + b
+        _add_hessian(H, Xb, z, None if sw is None else sw[blk], loss, shift, inv)
     return H
 
 

@@ -11,8 +11,9 @@ precision whatever the conditioning.
 norm in the metric of the Hessian, √(∇JᵀH⁻¹∇J) (the Newton decrement): the
 gradient norm in coordinates where the curvature is one in every direction.
 It is independent of the units and bounds the gap, J − J* ≈ ½·(decrement)².
-The Hessian at the new point is therefore formed at the end of each step and
-reused by the next one.
+Each trial point is evaluated with its Hessian in the same pass over X
+(``value_grad_hessian``), so the accepted point's Hessian serves both this test
+and the next step.
 
 A Hessian pass costs about (p + 1)·k times a gradient pass (p features, k
 outputs), so Newton's method is gdlearn's ``"auto"`` solver for the log losses
@@ -84,9 +85,10 @@ class Newton(Optimizer):
         return {"count": 0, "lr": 1.0, "stalled": 0, "residual_norm": -1.0}
 
     def _solver_at(self, objective, theta) -> HessianSolve:
+        """The factorised Hessian at θ: from the previous step's last evaluation, or one more pass."""
         key = theta.tobytes()
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, HessianSolve(objective.hessian(theta)))
+            self._cache = (key, HessianSolve(objective.value_grad_hessian(theta)[2]))
         return self._cache[1]
 
     def step(self, objective, theta, value, grad, state, evaluate=True):
@@ -101,14 +103,16 @@ class Newton(Optimizer):
         slack = 1e-12 * abs(value)
         for _ in range(self.max_backtracks):
             new = theta + lr * d.reshape(shape)
-            v_new, g_new = objective.value_and_grad(new)
+            v_new, g_new, H_new = objective.value_grad_hessian(new)  # one pass: the next step needs H too
             if np.isfinite(v_new) and v_new <= value + self.c1 * lr * slope + slack:
                 break
             lr *= 0.5
         else:
             return theta, value, grad, {**state, "count": state["count"] + 1, "stalled": 1}
+        solve = HessianSolve(H_new)
+        self._cache = (new.tobytes(), solve)
         flat = g_new.ravel()
-        decrement = float(np.sqrt(max(-flat @ self._solver_at(objective, new).direction(flat), 0.0)))
+        decrement = float(np.sqrt(max(-flat @ solve.direction(flat), 0.0)))
         return new, v_new, g_new, {"count": state["count"] + 1, "lr": lr, "stalled": 0, "residual_norm": decrement}
 
     def current_lr(self, state):
