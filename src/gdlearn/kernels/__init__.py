@@ -20,9 +20,11 @@ Two implementations give the same numbers: the compiled one-pass kernel
 (:mod:`gdlearn.kernels.compiled`, Numba, threaded) and the readable NumPy one
 (:mod:`gdlearn.kernels.reference`).  :func:`use_compiled` picks the compiled
 kernel for dense, C-ordered float32/float64 X of at least
-:data:`COMPILED_MIN_BYTES` (below that, X sits in cache and NumPy's BLAS calls
-are as fast, without Numba's import and start-up cost); everything else (sparse
-X, other layouts, custom losses) takes the NumPy path.  The Gram matrix is
+:data:`COMPILED_MIN_BYTES` (8 MiB; below that X sits in cache, NumPy's BLAS
+calls are about as fast, and a fit need not pay Numba's start-up of about half
+a second), and for mini-batches of X from 1 MiB (a batch of 32 rows costs
+NumPy 10-15 µs of call overhead, the compiled kernel 2-3 µs); everything else
+(sparse X, other layouts, custom losses) takes the NumPy path.  The Gram matrix is
 always formed by BLAS on centred blocks.  Set ``GDLEARN_KERNEL`` to
 ``"reference"`` or ``"compiled"`` to force one path (benchmarks, tests).
 
@@ -53,8 +55,10 @@ __all__ = [
     "scores",
 ]
 
-#: X of at least this many bytes is read by the compiled kernel (BENCHMARKS.md, "kernel crossover").
-COMPILED_MIN_BYTES = 1 << 20
+#: X of at least this many bytes is read by the compiled kernel (BENCHMARKS.md, "kernel crossover");
+#: mini-batches (``rows=``) from X of at least :data:`COMPILED_MIN_BYTES_BATCHES`.
+COMPILED_MIN_BYTES = 8 << 20
+COMPILED_MIN_BYTES_BATCHES = 1 << 20
 
 _compiled_module = None
 _compiled_failed = False
@@ -77,8 +81,8 @@ def _load_compiled():
     return _compiled_module
 
 
-def use_compiled(X, loss=None) -> bool:
-    """True when the compiled kernel will read X (for this loss)."""
+def use_compiled(X, loss=None, *, batches: bool = False) -> bool:
+    """True when the compiled kernel will read X (for this loss; for mini-batches of it)."""
     mode = os.environ.get("GDLEARN_KERNEL", "auto")
     if mode == "reference":
         return False
@@ -86,7 +90,7 @@ def use_compiled(X, loss=None) -> bool:
         return False
     if not X.flags.c_contiguous or (loss is not None and getattr(loss, "kernel_id", None) is None):
         return False
-    if mode != "compiled" and X.nbytes < COMPILED_MIN_BYTES:
+    if mode != "compiled" and X.nbytes < (COMPILED_MIN_BYTES_BATCHES if batches else COMPILED_MIN_BYTES):
         return False
     return _load_compiled() is not None
 
@@ -137,7 +141,7 @@ def loss_sums(X, Y, sw, W, b, loss, *, rows=None, need_grad: bool = True, hessia
         _count("loss" if Y is not None else "curvature")
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    if hessian is None and use_compiled(X, loss):
+    if hessian is None and use_compiled(X, loss, batches=rows is not None):
         from .compiled import CURVATURE
 
         kind = CURVATURE if Y is None else loss.kernel_id

@@ -4,7 +4,7 @@ This is the reference that :mod:`gdlearn.kernels.compiled` must agree with, and
 the path gdlearn takes where NumPy is as fast (small, cache-resident X, where
 its BLAS calls win), or where the compiled kernel does not apply (sparse X,
 F-ordered or strided arrays, custom losses).  X is walked in row blocks of
-about 4 MiB, so that no temporary grows with the number of samples; sparse
+about 1 MiB, so that no temporary grows with the number of samples; sparse
 CSR X is never densified beyond one block.
 
 All functions return float64 sums, whatever the dtype of X.
@@ -16,11 +16,11 @@ import numpy as np
 
 __all__ = ["loss_sums", "hessian_sums", "column_moments", "column_variance", "gram", "max_row_norm", "row_blocks"]
 
-_BLOCK_BYTES = 4 << 20
+_BLOCK_BYTES = 1 << 20
 
 
 def row_blocks(n_rows: int, n_cols: int) -> list[slice]:
-    """Slices of about 4 MiB of float64 rows (at least 64 rows) covering ``range(n_rows)``."""
+    """Slices of about 1 MiB of float64 rows (at least 64 rows) covering ``range(n_rows)``."""
     rows = max(64, _BLOCK_BYTES // max(1, 8 * n_cols))
     if rows >= n_rows:
         return [slice(0, n_rows)]

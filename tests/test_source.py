@@ -1,0 +1,75 @@
+"""Data sources: the Gram matrix gives the same objective as reading X; statistics without cancellation."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from gdlearn import LinearRegression
+from gdlearn.data.source import ArraySource, GramSource
+from gdlearn.losses import BinaryLogLoss, HalfSquaredError
+
+
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("k", [1, 3])
+@pytest.mark.parametrize("scale", [1.0, 1e-150, 1e120])
+def test_gram_source_answers_like_the_data(rng, center, weighted, k, scale):
+    m, p = 500, 6
+    X = (rng.normal(size=(m, p)) * np.logspace(-2, 2, p) + 50) * scale
+    Y = rng.normal(size=(m, k)) * 3 + 10
+    sw = rng.uniform(0.1, 2, size=m) if weighted else None
+    data = ArraySource(X, Y, sw)
+    gram = GramSource(data.statistics(center=center, gram=True, targets=True))
+    W = rng.normal(size=(p, k)) / scale
+    b = rng.normal(size=k)
+    loss = HalfSquaredError()
+    for a, c in zip(gram.loss_sums(loss, W, b), data.loss_sums(loss, W, b)):
+        np.testing.assert_allclose(a, c, rtol=1e-9, atol=1e-9 * np.max(np.abs(c)))
+    for a, c in zip(gram.curvature_sums(W, b), data.curvature_sums(W, b)):
+        np.testing.assert_allclose(a, c, rtol=1e-9, atol=1e-9 * np.max(np.abs(c)))
+    shift, inv = X.mean(axis=0), 1.0 / np.abs(X).max(axis=0)
+    np.testing.assert_allclose(
+        gram.hessian_sums(loss, W, b, shift, inv), data.hessian_sums(loss, W, b, shift, inv), rtol=1e-9, atol=1e-12 * m
+    )
+    with pytest.raises(TypeError, match="squared loss only"):
+        gram.loss_sums(BinaryLogLoss(), W, b)
+
+
+def test_statistics_match_numpy(rng):
+    X = rng.normal(size=(1000, 4)) * [1e-3, 1, 1e3, 1e6] + [0, 5, -1e4, 1e7]
+    sw = rng.uniform(0, 2, size=1000)
+    stats = ArraySource(X, np.zeros((1000, 1)), sw).statistics(center=True, gram=True)
+    mean = np.average(X, axis=0, weights=sw)
+    var = np.average((X - mean) ** 2, axis=0, weights=sw)
+    np.testing.assert_allclose(stats.mean, mean, rtol=1e-12)
+    np.testing.assert_allclose(stats.std, np.sqrt(var), rtol=1e-10)
+    cov = np.cov(X.T, aweights=sw, bias=True)
+    np.testing.assert_allclose(stats.gram[:4, :4] * np.outer(stats.scale, stats.scale), cov, rtol=1e-9)
+    assert np.all(stats.scale >= np.abs(X).max(axis=0)) and np.all(stats.scale < 2 * np.abs(X).max(axis=0))
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e6])  # relative spread 1e-9, 1e-11: above rounding noise (1e-12)
+def test_variance_of_a_large_constant_plus_noise_does_not_cancel(rng, offset):
+    """E[x²] − μ² would call these columns constant; dense, sparse and Gram passes all keep their spread."""
+    m = 2000
+    noise = rng.normal(size=m) * 1e-5
+    X = np.c_[offset + noise, rng.normal(size=m)]
+    want = np.std(X[:, 0])
+    for data in (X, sp.csr_matrix(X), np.asfortranarray(X)):
+        for gram in (True, False):
+            stats = ArraySource(data, np.zeros((m, 1))).statistics(center=True, gram=gram)
+            assert stats.std[0] == pytest.approx(want, rel=1e-3)  # E[x²] − μ² would be off by 100% or more
+            assert not stats.constant[0]
+    y = 3e5 * noise + X[:, 1]
+    for data in (X, sp.csr_matrix(X)):
+        model = LinearRegression(tol=1e-10).fit(data, y)
+        assert model.score(X, y) > 0.999  # the tiny-spread column explains y
+
+
+def test_sparse_statistics_count_the_implicit_zeros(rng):
+    X = rng.normal(size=(300, 5)) * (rng.random((300, 5)) < 0.3) + 0.0
+    sw = rng.uniform(0.5, 2, size=300)
+    dense = ArraySource(X, np.zeros((300, 1)), sw).statistics(center=True, gram=False)
+    sparse = ArraySource(sp.csr_matrix(X), np.zeros((300, 1)), sw).statistics(center=True, gram=False)
+    np.testing.assert_allclose(sparse.mean, dense.mean, rtol=1e-12)
+    np.testing.assert_allclose(sparse.second, dense.second, rtol=1e-10)
