@@ -73,3 +73,30 @@ def test_sparse_statistics_count_the_implicit_zeros(rng):
     sparse = ArraySource(sp.csr_matrix(X), np.zeros((300, 1)), sw).statistics(center=True, gram=False)
     np.testing.assert_allclose(sparse.mean, dense.mean, rtol=1e-12)
     np.testing.assert_allclose(sparse.second, dense.second, rtol=1e-10)
+
+
+def test_column_units_are_normal_powers_of_two():
+    from gdlearn.data.stats import power_of_two
+
+    values = np.array([5e-324, 1e-310, 0.75, 1.0, 3.0, 1e300, 1.7e308, 0.0, np.inf])
+    beta = power_of_two(values)
+    assert np.all(np.isfinite(beta)) and np.all(np.isfinite(1.0 / beta))
+    assert np.all(np.frexp(beta)[0] == 0.5)  # exact powers of two: scaling by them is exact
+    np.testing.assert_array_equal(beta[2:5], [1.0, 1.0, 4.0])
+    assert beta[0] == beta[1] == 2.0**-1022 and beta[6] == 2.0**1023
+
+
+@pytest.mark.parametrize("value", [5e-324, 1e-310, 1e-300, 1e300])
+def test_fits_on_features_at_the_float_limits(value):
+    X = (
+        np.array([[value], [value], [2 * value], [0.0]])
+        if value < 1e300
+        else np.array([[value], [-value], [0.5 * value], [0.0]])
+    )
+    y = np.array([1.0, 2.0, 3.0, 0.5])
+    try:
+        model = LinearRegression().fit(X, y)
+    except ValueError as exc:  # the documented refusal, never an overflow warning or NaN
+        assert "cannot be represented in double precision" in str(exc)
+    else:
+        assert np.all(np.isfinite(model.coef_)) and np.isfinite(model.intercept_)

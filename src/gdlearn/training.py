@@ -107,7 +107,8 @@ def preconditioning_kind(cfg: Config, data, *, minibatch: bool, solver: str = "a
     given); otherwise whitened where it can be (dense X with at most
     :data:`DENSE_MAX_FEATURES` features, full batch, no L1 penalty, whose proximal
     step needs coordinates of its own, and not AdaGrad, RMSProp or Adam, which
-    scale each feature's axis themselves), else diagonal.  ``True`` is "auto"
+    scale each feature's axis themselves, nor Newton's method, whose iterates do
+    not depend on the coordinates), else diagonal.  ``True`` is "auto"
     even with a fixed α; ``"diagonal"`` and ``"dense"`` force a kind (dense
     falls back to diagonal where it cannot apply).
     """
@@ -115,7 +116,7 @@ def preconditioning_kind(cfg: Config, data, *, minibatch: bool, solver: str = "a
     if setting is False or (setting == "auto" and _user_fixed_step(cfg.learning_rate)):
         return None
     dense_ok = not data.sparse and data.n_features <= DENSE_MAX_FEATURES and not minibatch and cfg.l1 == 0
-    dense_ok = dense_ok and solver not in _PER_COORDINATE
+    dense_ok = dense_ok and solver not in _PER_COORDINATE and (solver != "newton" or setting == "dense")
     if setting == "diagonal" or not dense_ok or data.n_features < 2:
         return "diagonal"
     return "dense"
@@ -130,7 +131,9 @@ def start_session(data, objective: Objective, cfg: Config, seed: int) -> Session
     session = Session(solver=name, optimizer=None, seed=seed)
     kind = preconditioning_kind(cfg, data, minibatch=minibatch, solver=name)
     squared = objective.loss.kernel_id == 0
+    # the Gram matrix: for whitening, for the squared loss's data term, for an exact L (not needed by Newton)
     use_gram = not data.sparse and data.n_features <= DENSE_MAX_FEATURES
+    use_gram = use_gram and (kind == "dense" or squared or name != "newton")
     if kind is not None or (squared and use_gram and not minibatch):
         stats = data.statistics(center=cfg.fit_intercept, gram=use_gram, targets=squared)
         session.stats = stats

@@ -174,9 +174,9 @@ class GramSource(BlockSource):
         if targets:
             inner -= self._Gxy
         XtR = st.scale[:, None] * inner + np.outer(st.shift, mean_r)
-        quad = np.einsum("jk,jk->k", Wb, GW) + 2 * delta * (u - e) + delta**2
+        quad = (Wb * GW).sum(axis=0) + 2 * delta * (u - e) + delta**2
         if targets:
-            quad += self._Gyy - 2 * np.einsum("jk,jk->k", Wb, self._Gxy)
+            quad += self._Gyy - 2 * (Wb * self._Gxy).sum(axis=0)
         m = self.weight_sum
         return 0.5 * m * float(np.sum(np.maximum(quad, 0.0))), m * XtR, m * mean_r
 

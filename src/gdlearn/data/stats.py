@@ -31,10 +31,14 @@ __all__ = ["Statistics", "compute_statistics", "power_of_two"]
 
 
 def power_of_two(values: np.ndarray) -> np.ndarray:
-    """The power of two at or above each |value| (1 for zeros and non-finite values)."""
+    """The power of two at or above each |value| (1 for zeros and non-finite values).
+
+    Kept within [2⁻¹⁰²², 2¹⁰²³], so that it and its reciprocal are normal numbers
+    (subnormal inputs get 2⁻¹⁰²²; values above 2¹⁰²³ get 2¹⁰²³ and still divide to at most 2).
+    """
     values = np.abs(np.asarray(values, dtype=np.float64))
     ok = np.isfinite(values) & (values > 0)
-    exponent = np.frexp(np.where(ok, values, 1.0))[1]
+    exponent = np.clip(np.frexp(np.where(ok, values, 1.0))[1], -1022, 1023)
     return np.where(ok, np.ldexp(1.0, exponent), 1.0)
 
 

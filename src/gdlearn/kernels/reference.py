@@ -13,6 +13,7 @@ All functions return float64 sums, whatever the dtype of X.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg.blas import dsyrk as _syrk
 
 __all__ = ["loss_sums", "hessian_sums", "column_moments", "column_variance", "gram", "max_row_norm", "row_blocks"]
 
@@ -92,6 +93,10 @@ def _add_hessian(H, Xb, z, swb, loss, shift, inv) -> None:
     C = loss.hessian_weights(z)
     if swb is not None:
         C = C * swb[:, None, None]
+    if k == 1:  # non-negative weights: (A√w)ᵀ(A√w), which NumPy hands to BLAS as a symmetric product
+        A *= np.sqrt(C[:, 0, 0])[:, None]
+        H[0, 0] += A.T @ A
+        return
     for o in range(k):
         for q in range(o, k):
             w = C[:, o, q]
@@ -155,18 +160,22 @@ def column_variance(X, sw, shift, inv):
 
 
 def gram(X, Y, sw, shift, inv, y_shift, y_inv):
-    """Σ sᵢ aᵢaᵢᵀ with aᵢ = [(xᵢ − shift)·inv, (yᵢ − y_shift)·y_inv], shape (p + k, p + k).
+    """Σ sᵢaᵢaᵢᵀ with aᵢ = [(xᵢ − shift)·inv, (yᵢ − y_shift)·y_inv], shape (p + k, p + k).
 
-    Dense X only.  Each block is centred and scaled into a small buffer and
-    multiplied by BLAS (``A.T @ A``), which is the compiled kernel of this pass.
+    Dense X only.  Each block is centred and scaled into one reused buffer and
+    added by BLAS ``dsyrk`` (half the products of a general matrix product; the
+    buffer is handed over transposed, F-ordered, so that no copy is made),
+    which is the compiled kernel of this pass.
     """
     m, p = X.shape
     k = 0 if Y is None else Y.shape[1]
-    G = np.zeros((p + k, p + k))
+    q = p + k
+    G = np.zeros((q, q), order="F")  # upper triangle, accumulated in place
+    rows = max(64, _BLOCK_BYTES // (8 * q))
+    buf = np.empty((min(rows, m), q))
     root = None if sw is None else np.sqrt(sw)
-    for blk in row_blocks(m, p + k):
-        n = blk.stop - blk.start
-        A = np.empty((n, p + k))
+    for blk in row_blocks(m, q):
+        A = buf[: blk.stop - blk.start]
         np.subtract(X[blk], shift, out=A[:, :p])
         A[:, :p] *= inv
         if k:
@@ -174,8 +183,10 @@ def gram(X, Y, sw, shift, inv, y_shift, y_inv):
             A[:, p:] *= y_inv
         if root is not None:
             A *= root[blk, None]
-        G += A.T @ A
-    return G
+        if blk.stop - blk.start == m:  # one block (small X): a plain product is quicker than dsyrk's bookkeeping
+            return A.T @ A
+        G = _syrk(1.0, A.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
+    return np.triu(G) + np.triu(G, 1).T
 
 
 def max_row_norm(X, sw, shift, inv) -> float:
