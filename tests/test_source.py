@@ -82,7 +82,7 @@ def test_column_units_are_normal_powers_of_two():
     beta = power_of_two(values)
     assert np.all(np.isfinite(beta)) and np.all(np.isfinite(1.0 / beta))
     assert np.all(np.frexp(beta)[0] == 0.5)  # exact powers of two: scaling by them is exact
-    np.testing.assert_array_equal(beta[2:5], [1.0, 1.0, 4.0])
+    np.testing.assert_array_equal(beta[2:5], [1.0, 2.0, 4.0])  # the smallest power of two above |x|
     assert beta[0] == beta[1] == 2.0**-1022 and beta[6] == 2.0**1023
 
 

@@ -31,7 +31,7 @@ __all__ = ["Statistics", "compute_statistics", "power_of_two"]
 
 
 def power_of_two(values: np.ndarray) -> np.ndarray:
-    """The power of two at or above each |value| (1 for zeros and non-finite values).
+    """The smallest power of two above each |value| (1 for zeros and non-finite values).
 
     Kept within [2⁻¹⁰²², 2¹⁰²³], so that it and its reciprocal are normal numbers
     (subnormal inputs get 2⁻¹⁰²²; values above 2¹⁰²³ get 2¹⁰²³ and still divide to at most 2).
@@ -52,7 +52,7 @@ class Statistics:
     weight_sum : float
         m = Σ sᵢ.
     scale : ndarray of shape (n_features,)
-        β: a power of two at or above max |xⱼ|.
+        β: the smallest power of two above max |xⱼ|.
     mean : ndarray of shape (n_features,)
         μ, the weighted column means (user units).
     shift : ndarray of shape (n_features,)
