@@ -179,3 +179,11 @@ def test_passes_over_X_are_counted_and_few(rng):
     with kernels.count_passes() as counter:
         LinearRegression(batch_size=100, max_iter=3).fit(X, y)
     assert counter.by_kind.get("loss", 0) == 1 + 3  # one full evaluation per epoch, batches not counted
+
+
+def test_warm_up_compiles_every_signature():
+    from gdlearn.kernels.__main__ import warm_up
+
+    assert warm_up() >= 0.0
+    assert compiled._pass.signatures and compiled._pass_rows.signatures  # both dtypes compiled (or loaded)
+    assert {sig[0].dtype.name for sig in compiled._pass.signatures} >= {"float32", "float64"}

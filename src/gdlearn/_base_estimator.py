@@ -165,7 +165,8 @@ class GradientDescentModel(BaseEstimator):
             b = np.broadcast_to(c.reshape(-1), (k,)).copy()
         else:
             # start at the best constant model: b = link(weighted mean of y)
-            b = loss.link(np.average(Y, axis=0, weights=sample_weight))
+            mean = Y.mean(axis=0) if sample_weight is None else (sample_weight @ Y) / np.sum(sample_weight)
+            b = loss.link(mean)
         return pack(W, b)
 
     def _split_validation(self, X, y, Y, sample_weight, seed):
@@ -290,7 +291,7 @@ class GradientDescentModel(BaseEstimator):
         objective = self._make_objective(loss, data.weight_sum)
         cfg = self._config()
         session = training.start_session(data, objective, cfg, seed)
-        theta0 = self._initial_theta(Y_tr, loss, sw_tr, coef_init, intercept_init, X.shape[1])
+        theta0 = self._initial_theta(Y_tr, loss, data.sample_weight, coef_init, intercept_init, X.shape[1])
         validation = None
         if val is not None:
             X_va, y_va, Y_va, sw_va = val
