@@ -451,7 +451,7 @@ class GradientDescentModel(BaseEstimator):
             if fitted:  # continue from the coefficients of an earlier fit
                 theta0 = self._theta
             else:
-                theta0 = self._initial_theta(Y, loss, sample_weight, None, None, X.shape[1])
+                theta0 = self._initial_theta(Y, loss, data.sample_weight, None, None, X.shape[1])
         else:
             session = self._session
             objective = self._make_objective(loss, data.weight_sum)
