@@ -5,6 +5,8 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gdlearn import LinearRegression, LogisticRegression, kernels
 from gdlearn.data.source import ArraySource
@@ -138,13 +140,13 @@ def test_vectorised_exp_and_log1p_are_accurate():
     assert np.max(np.abs(lg[normal] - ref_l[normal]) / ref_l[normal]) < 1e-15  # log(1 + e) would lose it all
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("dtype,order", [(np.float64, "C"), (np.float32, "C"), (np.float64, "F")])
 @pytest.mark.parametrize("Est", [LinearRegression, LogisticRegression])
-def test_fit_makes_no_copy_of_X(dtype, Est):
+def test_fit_makes_no_copy_of_X(dtype, order, Est):
     """Peak memory of a fit stays far below the size of X (traced NumPy allocations; X is 32 MB)."""
     rng = np.random.default_rng(0)
     m, p = 40_000, 200 if dtype == np.float32 else 100
-    X = rng.normal(size=(m, p)).astype(dtype)
+    X = np.asarray(rng.normal(size=(m, p)), dtype=dtype, order=order)
     z = X[:, :5].sum(axis=1)
     y = z + rng.normal(size=m) if Est is LinearRegression else (z > 0).astype(int)
     Est(l2=1.0).fit(X[:1000], y[:1000])  # warm-up: imports and compilation are not the fit
@@ -187,3 +189,30 @@ def test_warm_up_compiles_every_signature():
     assert warm_up() >= 0.0
     assert compiled._pass.signatures and compiled._pass_rows.signatures  # both dtypes compiled (or loaded)
     assert {sig[0].dtype.name for sig in compiled._pass.signatures} >= {"float32", "float64"}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],  # the env var is constant
+)
+@given(
+    m=st.integers(1, 2500),
+    p=st.integers(1, 40),
+    kind=st.sampled_from(["squared", "log", "multinomial"]),
+    k=st.integers(1, 3),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    order=st.sampled_from(["C", "F"]),
+    weighted=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_dispatched_kernel_equals_reference_on_random_shapes(m, p, kind, k, dtype, order, weighted, seed, monkeypatch):
+    """Whatever the shape, dtype and order, the kernel gdlearn picks gives the reference's sums."""
+    monkeypatch.setenv("GDLEARN_KERNEL", "compiled")  # the compiled kernel even for small X (C order)
+    rng = np.random.default_rng(seed)
+    X, Y, W, b = problem(rng, m, p, kind, k, dtype, order)
+    sw = rng.uniform(0, 2, size=m) if weighted else None
+    loss = LOSSES[kind]
+    assert kernels.use_compiled(X, loss) == X.flags.c_contiguous
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    assert_sums_close(kernels.loss_sums(X, Y, sw, W, b, loss), reference.loss_sums(X, Y, sw, W, b, loss), rtol)
