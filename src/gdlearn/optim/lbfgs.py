@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Optimizer
+from .linesearch import armijo
 
 __all__ = ["LBFGS"]
 
@@ -61,7 +62,6 @@ class LBFGS(Optimizer):
         return -q
 
     def step(self, objective, theta, value, grad, state, evaluate=True):
-        shape = theta.shape
         g = grad.ravel()
         S, Y = state["S"], state["Y"]
         d = self._direction(g, S, Y)
@@ -70,16 +70,10 @@ class LBFGS(Optimizer):
             S, Y = S[:0], Y[:0]
             d = self._direction(g, S, Y)
             slope = float(g @ d)
-        lr = 1.0
-        slack = 1e-12 * abs(value)
-        for _ in range(self.max_backtracks):
-            new = theta + lr * d.reshape(shape)
-            v_new, g_new = objective.value_and_grad(new)
-            if np.isfinite(v_new) and v_new <= value + self.c1 * lr * slope + slack:
-                break
-            lr *= 0.5
-        else:
+        found = armijo(objective.value_and_grad, theta, d, value, slope, c1=self.c1, max_backtracks=self.max_backtracks)
+        if found is None:
             return theta, value, grad, {**state, "count": state["count"] + 1, "stalled": 1}
+        lr, new, (v_new, g_new) = found
         s = (new - theta).ravel()
         y = (g_new - grad).ravel()
         sy = float(s @ y)

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.linalg
 
 from .base import Optimizer
+from .linesearch import armijo
 
 __all__ = ["Newton", "HessianSolve"]
 
@@ -92,23 +93,19 @@ class Newton(Optimizer):
         return self._cache[1]
 
     def step(self, objective, theta, value, grad, state, evaluate=True):
-        shape = theta.shape
         g = grad.ravel()
         d = self._solver_at(objective, theta).direction(g)
         slope = float(g @ d)
         if not slope < 0:  # rounding made it useless: a plain gradient step
             d = -g
             slope = -float(g @ g)
-        lr = 1.0
-        slack = 1e-12 * abs(value)
-        for _ in range(self.max_backtracks):
-            new = theta + lr * d.reshape(shape)
-            v_new, g_new, H_new = objective.value_grad_hessian(new)  # one pass: the next step needs H too
-            if np.isfinite(v_new) and v_new <= value + self.c1 * lr * slope + slack:
-                break
-            lr *= 0.5
-        else:
+        # each trial evaluates its Hessian in the same pass: the accepted one serves the next step
+        found = armijo(
+            objective.value_grad_hessian, theta, d, value, slope, c1=self.c1, max_backtracks=self.max_backtracks
+        )
+        if found is None:
             return theta, value, grad, {**state, "count": state["count"] + 1, "stalled": 1}
+        lr, new, (v_new, g_new, H_new) = found
         solve = HessianSolve(H_new)
         self._cache = (new.tobytes(), solve)
         flat = g_new.ravel()
