@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gdlearn import LinearRegression, LogisticRegression, kernels
+from gdlearn import ConvergenceWarning, LinearRegression, LogisticRegression, kernels
 from gdlearn.data.source import ArraySource
 from gdlearn.kernels import compiled, reference
 from gdlearn.kernels._vmath import exp_neg, log1p_unit
@@ -175,10 +175,10 @@ def test_passes_over_X_are_counted_and_few(rng):
         model = LinearRegression().fit(X, y)
     assert counter.passes == 2 and counter.by_kind == {"moments": 1, "gram": 1}
     assert model.converged_
-    with kernels.count_passes() as counter:
+    with kernels.count_passes() as counter, pytest.warns(ConvergenceWarning, match="max_iter=50"):
         LinearRegression(solver="gd", learning_rate=1e-9, max_iter=50).fit(X, y)
     assert counter.by_kind == {"moments": 1, "gram": 1}  # every gradient from the Gram matrix
-    with kernels.count_passes() as counter:
+    with kernels.count_passes() as counter, pytest.warns(ConvergenceWarning, match="max_iter=3"):
         LinearRegression(batch_size=100, max_iter=3).fit(X, y)
     assert counter.by_kind.get("loss", 0) == 1 + 3  # one full evaluation per epoch, batches not counted
 

@@ -363,11 +363,12 @@ class GradientDescentModel(BaseEstimator):
         if special is not None:
             warnings.warn(special, stacklevel=3)
         elif not result.converged and result.stop_reason == "max_iter":
+            advice = "Increase max_iter or loosen tol"
+            if session.solver not in ("lbfgs", "newton"):  # never advise the setting already in use
+                advice += ", or use solver='auto' (L-BFGS or Newton), which converges in far fewer iterations"
             warnings.warn(
                 f"{type(self).__name__} stopped after max_iter={self.max_iter} iterations before the "
-                f"gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}. "
-                "Increase max_iter, loosen tol, or use solver='auto' (L-BFGS) which converges in far "
-                "fewer iterations.",
+                f"gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}. {advice}.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
