@@ -83,7 +83,7 @@ def test_sweep_errors_are_one_line(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory, housing):
-    persistence = pytest.importorskip("gdlearn.persistence")
+    from gdlearn import persistence
     from gdlearn.datasets import load_housing
 
     names = load_housing().feature_names

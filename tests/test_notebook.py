@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import nbclient  # required test dependencies (the test extra): a missing one must fail, not skip
+import nbformat
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "learning-through-gradient-descent.ipynb"
-
-nbformat = pytest.importorskip("nbformat")
 
 
 def test_notebook_is_committed_without_outputs():
@@ -22,7 +22,6 @@ def test_notebook_is_committed_without_outputs():
 
 @pytest.mark.slow
 def test_notebook_runs_without_errors(tmp_path):
-    nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}

@@ -58,9 +58,14 @@ def test_extreme_features_in_logistic_regression():
         model = LogisticRegression(tol=1e-8).fit(X * scale, labels)
         np.testing.assert_allclose(model.predict_proba(X * scale), ref.predict_proba(X), rtol=1e-6)
         np.testing.assert_allclose(model.coef_ * scale, ref.coef_, rtol=1e-6)
-    # a penalty on near-constant tiny features: no overflow, the penalty wins (W ≈ 0)
+    # a penalty on near-constant tiny features: no overflow, the penalty wins.  The optimum is, to first order in
+    # the features' size, b = logit(ȳ) and W = (1e-256·X)ᵀ(y − ȳ)/λ₂ ≈ 1e-255 (stationarity at p = ȳ): the fit
+    # must be that tiny (it stops at W = 0, whose gradient is below any tolerance), never a large W
     tiny = LogisticRegression(l2=1.0).fit(X * 1e-256, labels)
-    assert np.all(np.isfinite(tiny.coef_)) and np.all(np.abs(tiny.coef_ * 1e-256) < 1e-6)
+    optimum = 1e-256 * X.T @ (labels - labels.mean())
+    assert np.all(np.isfinite(tiny.coef_)) and np.all(np.abs(tiny.coef_) <= 10 * np.abs(optimum).max())
+    assert tiny.intercept_[0] == pytest.approx(np.log(labels.mean() / (1 - labels.mean())), rel=1e-9)
+    np.testing.assert_allclose(tiny.predict_proba(X * 1e-256)[:, 1], labels.mean(), rtol=1e-9)
 
 
 def test_constant_and_duplicated_features():

@@ -112,7 +112,8 @@ def saved(tmp_path, models):
 
 # ------------------------------------------------------------- round trips
 def _df(X, names):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd  # in the test extra: its absence is a broken install, not a skip
+
     return pd.DataFrame(X, columns=names)
 
 

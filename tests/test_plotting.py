@@ -207,7 +207,8 @@ def test_loss_surface_kinds_ax_and_explicit_path(one_feature):
 
 def test_loss_surface_parameter_names(reg, housing_std):
     X, y = housing_std
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     names = [f"f{i}" for i in range(X.shape[1])]
     named = _fit(LinearRegression(), pd.DataFrame(X, columns=names), y)
     ax = plot_loss_surface(named, pd.DataFrame(X, columns=names), y, ("f5", "f11"), grid_size=5, path=False).axes[0]

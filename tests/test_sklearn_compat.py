@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -20,9 +21,15 @@ def test_sklearn_estimator_checks(estimator, check):
 def test_grid_search_over_l2_and_learning_rate(breast_cancer):
     X, y = breast_cancer
     pipe = make_pipeline(StandardScaler(), LogisticRegression())
-    grid = GridSearchCV(pipe, {"logisticregression__l2": [0.1, 1.0, 10.0]}, cv=3).fit(X, y)
+    grid = GridSearchCV(pipe, {"logisticregression__l2": [0.1, 1.0, 100.0]}, cv=3).fit(X, y)
     assert grid.best_score_ > 0.95
-    assert grid.best_params_["logisticregression__l2"] in (0.1, 1.0, 10.0)
+    # the grid's choice is the best mean score of its own folds, recomputed independently
+    means = [
+        cross_val_score(clone(pipe).set_params(logisticregression__l2=a), X, y, cv=3).mean() for a in (0.1, 1.0, 100.0)
+    ]
+    assert grid.best_params_["logisticregression__l2"] == (0.1, 1.0, 100.0)[int(np.argmax(means))]
+    assert grid.best_score_ == pytest.approx(max(means), rel=1e-12)
+    assert grid.best_params_["logisticregression__l2"] != 100.0  # a strong penalty costs accuracy here
 
 
 def test_cross_val_score_regression(housing):
