@@ -61,8 +61,9 @@ def tiny_grad(theta):
     return np.r_[X_TINY.T @ r, r.sum()] / len(Y_TINY)
 
 
-def expected_path(rule, alpha, steps=4):
-    """Hand-written update rules, the docstrings' equations."""
+def expected_path(rule, alpha, steps=4, beta=0.9, b1=0.9, b2=0.999, eps=1e-8, rho=0.9, l1=0.0):
+    """Hand-written update rules, the docstrings' equations; with L1, a soft-threshold of W after each update
+    at the chain's steady-state scale (α, α/(1 − β), α/(√G + ε), α/(√v̂ + ε) with Adam's bias correction)."""
     theta = np.zeros(3)
     out = [theta.copy()]
     v = np.zeros(3)
@@ -72,28 +73,40 @@ def expected_path(rule, alpha, steps=4):
         g = tiny_grad(theta)
         if rule == "gd":
             theta = theta - alpha * g
+            scale = alpha
         elif rule == "momentum":
-            v = 0.9 * v + g
+            v = beta * v + g
             theta = theta - alpha * v
+            scale = alpha / (1 - beta)
         elif rule == "nesterov":
-            v = 0.9 * v + g
-            theta = theta - alpha * (g + 0.9 * v)
+            v = beta * v + g
+            theta = theta - alpha * (g + beta * v)
+            scale = alpha / (1 - beta)
         elif rule == "adagrad":
             s = s + g**2
-            theta = theta - alpha * g / (np.sqrt(s) + 1e-8)
+            theta = theta - alpha * g / (np.sqrt(s) + eps)
+            scale = alpha / (np.sqrt(s) + eps)
         elif rule == "rmsprop":
-            s = 0.9 * s + 0.1 * g**2
-            theta = theta - alpha * g / (np.sqrt(s) + 1e-8)
+            s = rho * s + (1 - rho) * g**2
+            theta = theta - alpha * g / (np.sqrt(s) + eps)
+            scale = alpha / (np.sqrt(s) + eps)
         elif rule == "adam":
-            m = 0.9 * m + 0.1 * g
-            s = 0.999 * s + 0.001 * g**2
-            m_hat, s_hat = m / (1 - 0.9**t), s / (1 - 0.999**t)
-            theta = theta - alpha * m_hat / (np.sqrt(s_hat) + 1e-8)
+            m = b1 * m + (1 - b1) * g
+            s = b2 * s + (1 - b2) * g**2
+            m_hat, s_hat = m / (1 - b1**t), s / (1 - b2**t)
+            theta = theta - alpha * m_hat / (np.sqrt(s_hat) + eps)
+            scale = alpha / (np.sqrt(s_hat) + eps)
+        if l1:
+            thr = (scale * np.ones(3))[:2] * l1 / len(Y_TINY)
+            theta[:2] = np.sign(theta[:2]) * np.maximum(np.abs(theta[:2]) - thr, 0.0)
         out.append(theta.copy())
     return np.array(out)
 
 
-@pytest.mark.parametrize("rule", ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+RULES = ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+
+
+@pytest.mark.parametrize("rule", RULES)
 def test_update_rule_matches_its_equation(rule):
     alpha = 0.05
     with warnings.catch_warnings():
@@ -101,6 +114,22 @@ def test_update_rule_matches_its_equation(rule):
         model = LinearRegression(solver=rule, learning_rate=alpha, max_iter=4, tol=0, record_path=True)
         model.fit(X_TINY, Y_TINY, intercept_init=0.0)
     np.testing.assert_allclose(model.path_, expected_path(rule, alpha), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_update_rule_with_other_hyperparameters_and_an_l1_step(rule):
+    """Non-default β, β₁, β₂, ε, ρ reach the update, and the L1 proximal step uses each chain's own scale."""
+    alpha, lam = 0.03, 0.6
+    hyper = dict(momentum=0.6, beta_1=0.7, beta_2=0.95, epsilon=1e-3, rho=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearRegression(solver=rule, learning_rate=alpha, l1=lam, max_iter=5, tol=0, record_path=True, **hyper)
+        model.fit(X_TINY, Y_TINY, intercept_init=0.0)
+    want = expected_path(rule, alpha, steps=5, beta=0.6, b1=0.7, b2=0.95, eps=1e-3, rho=0.5, l1=lam)
+    np.testing.assert_allclose(model.path_, want, rtol=1e-13, atol=1e-15)
+    default = expected_path(rule, alpha, steps=5, l1=lam)
+    if rule != "gd":  # every non-default value changed the path
+        assert not np.allclose(want, default)
 
 
 def test_gd_with_momentum_zero_is_gd():

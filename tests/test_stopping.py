@@ -1,0 +1,129 @@
+"""The solver loop's stopping rules, each at its boundary: divergence, callback, plateau, stalled line search."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from gdlearn import ConvergenceWarning, DivergenceError, LinearRegression, LogisticRegression
+
+X = np.array([[1.0, 2.0], [2.0, -1.0], [3.0, 0.5], [-1.0, 1.0], [0.5, 0.5]])
+Y = np.array([1.0, 0.0, 2.0, -1.0, 0.3])
+
+
+def lipschitz(X):
+    A = np.c_[X, np.ones(len(X))]
+    return np.linalg.eigvalsh(A.T @ A / len(X))[-1]
+
+
+def test_gd_divergence_is_three_rising_iterations_exactly():
+    """Above 2/L the loss rises at every step; gd stops at the third rise (iteration 3), not the second or fourth."""
+    L = lipschitz(X)
+    with pytest.raises(DivergenceError) as exc:
+        LinearRegression(solver="gd", learning_rate=2.2 / L, max_iter=100).fit(X, Y, intercept_init=0.0)
+    err = exc.value
+    assert err.iteration == 3
+    assert "rose above its starting value for 3 iterations" in str(err)
+    assert err.max_stable_learning_rate == pytest.approx(2 / L, rel=1e-9)
+    curve = err.history["loss"]
+    assert len(curve) == 4 and all(b > a for a, b in zip(curve, curve[1:]))
+
+
+def test_gd_below_the_limit_never_stops_for_divergence():
+    L = lipschitz(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearRegression(solver="gd", learning_rate=1.9 / L, max_iter=200).fit(X, Y, intercept_init=0.0)
+    assert model.n_iter_ == 200 or model.converged_
+
+
+@pytest.mark.parametrize("solver", ["momentum", "nesterov", "adam"])
+def test_other_solvers_stop_when_the_loss_grows_ten_thousandfold(solver):
+    """Methods whose loss may rise for a while are stopped at 10⁴ × the start, long before overflow."""
+    lr = 50.0 / lipschitz(X) if solver != "adam" else 1e3
+    with pytest.raises(DivergenceError) as exc:
+        LinearRegression(solver=solver, learning_rate=lr, max_iter=10_000).fit(X, Y)
+    err = exc.value
+    assert "10,000 times its starting value" in str(err)
+    assert err.iteration <= 12  # the loss grows geometrically: a few iterations, not hundreds
+    assert err.loss > 1e4 * err.history["loss"][0] and np.isfinite(err.loss)
+
+
+def test_a_callback_that_returns_true_stops_the_fit():
+    seen = []
+
+    def stop_at_three(info):
+        seen.append(info.iteration)
+        return info.iteration == 3
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # stopping on request is not a convergence failure: no warning
+        model = LinearRegression(solver="gd", learning_rate=0.01, max_iter=100).fit(X, Y, callback=stop_at_three)
+    assert seen == [1, 2, 3]
+    assert model.n_iter_ == 3 and model.stop_reason_ == "stopped by callback" and not model.converged_
+    assert len(model.loss_curve_) == 4
+
+
+def test_minibatch_plateau_stops_after_n_iter_no_change_epochs():
+    rng = np.random.default_rng(0)
+    Xb = rng.normal(size=(200, 3))
+    yb = Xb @ [1.0, -2.0, 0.5] + rng.normal(size=200)
+    model = LinearRegression(solver="gd", batch_size=16, tol=1e-2, n_iter_no_change=3, max_iter=500, random_state=0)
+    model.fit(Xb, yb)
+    assert model.converged_ and model.stop_reason_ == "training loss did not improve for 3 epochs"
+    curve = np.asarray(model.loss_curve_)
+    best_before = curve[: len(curve) - 3].min()
+    assert np.all(curve[-3:] >= best_before * (1 - 1e-2))  # no epoch of the last three improved by more than tol
+    assert model.history_["grad_norm"][-1] > 1e-2  # it was the plateau rule, not the gradient, that stopped it
+    assert model.n_iter_ < 500
+
+
+class UphillProblem:
+    """J(θ) = ½‖θ‖² whose reported gradient points uphill: no step along it can decrease J."""
+
+    n_samples, has_l1, fit_intercept = 4, False, True
+
+    def value_and_grad(self, theta):
+        return 0.5 * float(np.vdot(theta, theta)), -theta
+
+    def residual(self, theta, grad):
+        return grad
+
+    def prox(self, theta, step):
+        return theta
+
+    def nonsmooth_value(self, theta):
+        return 0.0
+
+
+def test_line_search_that_cannot_decrease_stops_cleanly():
+    """When no step decreases J (a gradient from rounding noise, at worst), the loop stops and says why."""
+    from gdlearn.optim import LBFGS
+    from gdlearn.solver import minimize
+
+    result = minimize(UphillProblem(), LBFGS(), np.ones((3, 1)), max_iter=20, tol=0.0)
+    assert result.stop_reason == "line search cannot decrease the loss further (machine precision)"
+    assert result.converged and result.n_iter == 1
+    np.testing.assert_array_equal(result.theta, np.ones((3, 1)))  # it did not move uphill
+
+
+def test_precondition_true_keeps_a_fixed_step_in_preconditioned_coordinates():
+    """precondition=True: α acts in standardised coordinates even though the user fixed it."""
+    rng = np.random.default_rng(1)
+    Xs = rng.normal(size=(100, 3)) * [1e-2, 1.0, 1e2]
+    ys = Xs @ [100.0, 1.0, 0.01] + rng.normal(size=100)
+    with pytest.raises(DivergenceError):  # α on the data as given: 0.5 ≫ 2/L here
+        LinearRegression(solver="gd", learning_rate=0.5, max_iter=300).fit(Xs, ys)
+    model = LinearRegression(solver="gd", learning_rate=0.5, precondition=True, max_iter=300).fit(Xs, ys)
+    assert model._session.coords is not None and model.converged_
+    A = np.c_[Xs, np.ones(100)]
+    np.testing.assert_allclose(model.coef_, np.linalg.lstsq(A, ys, rcond=None)[0][:3], rtol=1e-4)
+
+
+def test_newton_stops_on_its_decrement():
+    rng = np.random.default_rng(2)
+    Xc = rng.normal(size=(300, 3))
+    yc = (Xc[:, 0] + rng.normal(size=300) > 0).astype(int)
+    model = LogisticRegression(l2=1.0, tol=1e-6).fit(Xc, yc)
+    assert model.solver_ == "newton" and model.converged_
+    assert model.history_["grad_norm"][-1] <= 1e-6 < model.history_["grad_norm"][-2]
