@@ -241,19 +241,23 @@ def test_checkpoint_is_written_every_n_iterations_and_at_the_end(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["run.ckpt"]
 
 
-def test_checkpoint_seconds_writes_on_time(tmp_path):
+def test_checkpoint_seconds_writes_on_time(tmp_path, monkeypatch):
+    """A fake clock that advances 0.02 s per reading: with checkpoint_seconds=0.03 every other iteration is written."""
+    import gdlearn.checkpoint as module
+
+    clock = iter(np.arange(0.0, 100.0, 0.02))
+    monkeypatch.setattr(module.time, "monotonic", lambda: float(next(clock)))
     ckpt = tmp_path / "run.ckpt"
     seen = []
 
-    def slow(info):
+    def record(info):
         seen.append(read_checkpoint(ckpt).iteration if ckpt.exists() else None)
-        time.sleep(0.02)
 
     model = LinearRegression(
-        solver="gd", max_iter=6, tol=0.0, checkpoint=ckpt, checkpoint_every=10**6, checkpoint_seconds=0.01
+        solver="gd", max_iter=7, tol=0.0, checkpoint=ckpt, checkpoint_every=10**6, checkpoint_seconds=0.03
     )
-    fit(model, X, Y_REG, callback=slow)
-    assert seen == [None, 1, 2, 3, 4, 5]
+    fit(model, X, Y_REG, callback=record)
+    assert seen == [None, None, 2, 2, 4, 4, 6]  # the callback runs before the iteration's checkpoint
 
 
 def test_parameters_that_may_change_on_resume(tmp_path):
@@ -368,6 +372,39 @@ STATE_EDITS = {
 }
 
 
+SESSION_EDITS = {  # the session must be this fit's: solver, preconditioning, step size (a fixed one cannot change)
+    "solver": (lambda d: d["session"].update(solver="momentum"), "written by solver 'momentum'"),
+    "no preconditioning": (lambda d: d["session"].update(coords=None), "preconditioning setting differs"),
+    "coords shape": (
+        lambda d: d["session"]["coords"]["mean"].update(shape=[3], data=d["session"]["coords"]["mean"]["data"][:3]),
+        "session.coords.mean must be an array",
+    ),
+    "coords nan": (lambda d: d["session"]["coords"]["scale"]["data"].__setitem__(0, {"__float__": "nan"}), "NaN"),
+    "coords scale": (lambda d: d["session"]["coords"]["scale"]["data"].__setitem__(0, -1.0), "positive scales"),
+    "step size": (lambda d: d["session"].update(schedule_lr=0.123), "learning rate 0.123 differs"),
+}
+
+
+@pytest.mark.parametrize("case", SESSION_EDITS)
+def test_checkpoint_of_another_session_is_refused(tmp_path, case):
+    ckpt = tmp_path / "run.ckpt"
+
+    def make(**extra):  # a fixed α: the checkpoint's step cannot replace it
+        return LinearRegression(solver="gd", learning_rate=1e-3, precondition=True, checkpoint=ckpt, **extra)
+
+    fit(make(max_iter=2, random_state=0), X, Y_REG)
+    edit, message = SESSION_EDITS[case]
+    _edit(ckpt, edit)
+    with pytest.raises(CheckpointError, match=message):
+        fit(make(max_iter=4, random_state=0), X, Y_REG, resume=True)
+
+
+def test_format_1_checkpoints_are_refused_with_the_version_that_wrote_them(checkpoint_file):
+    _edit(checkpoint_file, lambda d: d.update(format_version=1, gdlearn_version="0.1.0"))
+    with pytest.raises(CheckpointError, match="written by gdlearn 0.1.0 in checkpoint format 1.*without resume=True"):
+        fit(LinearRegression(solver="adam", l2=0.5, random_state=0, checkpoint=checkpoint_file), X, Y_REG, resume=True)
+
+
 @pytest.mark.parametrize("case", STATE_EDITS)
 def test_invalid_state_is_refused(checkpoint_file, case):
     edit, message = STATE_EDITS[case]
@@ -474,7 +511,7 @@ def test_sigint_mid_epoch_saves_a_consistent_state(tmp_path):
     )
     try:
         _wait_for_iteration(ckpt, child, at_least=3)
-        time.sleep(np.random.default_rng().uniform(0.0, 0.01))
+        time.sleep(np.random.default_rng(20261202).uniform(0.0, 0.01))  # seeded: a reproducible landing point
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=60)
     finally:

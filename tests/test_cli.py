@@ -120,3 +120,38 @@ def test_errors_are_one_line_without_traceback(tmp_path):
 def test_python_dash_m(entry, tmp_path):
     proc = subprocess.run(entry, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and gdlearn.__version__ in proc.stdout
+
+
+def test_l1_seed_and_plot_reach_the_fit(tmp_path):
+    run("train", "housing", "--l1", "50", "--seed", "3", "--quiet", "--out", "a.json", "--plot", "pics", cwd=tmp_path)
+    meta = json.loads((tmp_path / "a.json").read_text())
+    assert meta["params"]["l1"] == 50.0 and meta["params"]["random_state"] == 3
+    assert meta["fitted"]["solver_"] == "fista"  # auto with an L1 penalty
+    assert np.any(np.ravel(meta["coef"]) == 0.0)  # the proximal step gives exact zeros
+    pictures = sorted(p.name for p in (tmp_path / "pics").iterdir())
+    assert pictures and all((tmp_path / "pics" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
+    # the seed fixes the held-out split: the same seed, the same model; another seed, another one
+    run("train", "housing", "--l1", "50", "--seed", "3", "--quiet", "--out", "b.json", cwd=tmp_path)
+    run("train", "housing", "--l1", "50", "--seed", "4", "--quiet", "--out", "c.json", cwd=tmp_path)
+    coef = {k: json.loads((tmp_path / f"{k}.json").read_text())["coef"] for k in "abc"}
+    assert coef["a"] == coef["b"] and coef["a"] != coef["c"]
+
+
+@pytest.mark.filterwarnings("ignore:X does not have valid feature names")
+def test_predict_to_standard_output(tmp_path):
+    run("train", "breast-cancer", "--l2", "1", "--quiet", "--out", "m.json", cwd=tmp_path)
+    from gdlearn import load
+    from gdlearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer()
+    with open(tmp_path / "new.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(list(data.feature_names))
+        for row in data.data[:7]:
+            w.writerow([repr(float(v)) for v in row])
+    proc = run("predict", "m.json", "new.csv", cwd=tmp_path)
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 8  # a header and one line per row, on standard output
+    printed = [line.split(",")[0] for line in lines[1:]]
+    model = load(tmp_path / "m.json")
+    assert printed == [str(v) for v in model.predict(data.data[:7])]

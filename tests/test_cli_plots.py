@@ -117,3 +117,52 @@ def test_surface_errors_are_one_line(tmp_path, model_file, capsys):
     assert_one_line_error(run_main(capsys, "surface", model_file, "breast-cancer", "--plot", tmp_path), "columns")
     assert_one_line_error(run_main(capsys, "surface", tmp_path / "none.json", "housing", "--plot", tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def _write_csv(path, X, y, target_first=True):
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["label", *[f"x{j}" for j in range(X.shape[1])]] if target_first else [])
+        for row, label in zip(X, y):
+            w.writerow([label, *row])
+
+
+def test_sweep_options_reach_the_sweep(tmp_path, capsys):
+    """--target (a first column), --task, --l2 and --seed: the printed L is that of the penalised log loss."""
+    from gdlearn import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=120) > 0).astype(int) * 2 + 1  # labels 1 and 3: numbers, a class task
+    _write_csv(tmp_path / "d.csv", X, y)
+    status, out, err = run_main(
+        capsys, "sweep", tmp_path / "d.csv", "--target", "label", "--task", "classification", "--l2", "2",
+        "--seed", "5", "--learning-rates", "0.1,1000", "--max-iter", "5",
+    )  # fmt: skip
+    assert status == 0, err
+    assert "LogisticRegression" in out
+    sweep = learning_rate_sweep(LogisticRegression(l2=2.0, random_state=5), X, y, [0.1, 1000.0], max_iter=5)
+    assert f"L = {sweep.lipschitz:.6g}" in out
+    assert "DIVERGED" in out  # α = 1000 is far above 2/L
+    status, out_plain, _ = run_main(
+        capsys, "sweep", tmp_path / "d.csv", "--target", "label", "--task", "classification", "--learning-rates",
+        "0.1", "--max-iter", "5",
+    )  # fmt: skip
+    assert status == 0 and f"L = {sweep.lipschitz:.6g}" not in out_plain  # --l2 changed L
+
+
+def test_surface_span_and_no_path(tmp_path, model_file, capsys):
+    status, out, err = run_main(
+        capsys, "surface", model_file, "housing", "--params", "LSTAT,b", "--grid-size", 4, "--span", 2.0,
+        "--no-path", "--plot", tmp_path,
+    )  # fmt: skip
+    assert status == 0, err
+    assert "descent path" not in err  # no refit
+    for name in ("loss_surface_LSTAT_b_contour.png", "loss_surface_LSTAT_b_3d.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG
+    assert_one_line_error(
+        run_main(capsys, "surface", model_file, "housing", "--params", "LSTAT,b", "--span", "-1", "--plot", tmp_path),
+        "--span must be positive",
+    )
