@@ -147,3 +147,22 @@ def test_invariants_on_generated_data(X, seed, classify):
     pred = est.predict_proba(X) if classify else est.predict(X)
     assert np.all(np.isfinite(pred))
     assert np.all(np.isfinite(est.coef_))
+
+
+@pytest.mark.parametrize("tiny", [2.2250738585072014e-308, 5e-324, 1e-300])
+@pytest.mark.parametrize("classify", [False, True])
+def test_a_column_that_is_zero_but_for_one_tiny_value(tiny, classify):
+    """Found by the fuzzer: its spread is subnormal, so 1/σ is near the top of the range (no overflow warning)."""
+    X = np.zeros((7, 2))
+    X[0, 0] = tiny
+    X[1, 1] = 1.0
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=7) if classify else X @ rng.normal(size=2) + rng.normal(size=7)
+    y[:2] = [0, 1] if classify else y[:2]
+    est = LogisticRegression(l2=1.0) if classify else LinearRegression()
+    try:
+        est.fit(X, y)
+    except ValueError as exc:  # the documented refusal, never a warning or NaN
+        assert "cannot be represented in double precision" in str(exc)
+    else:
+        assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.loss_curve_))

@@ -167,7 +167,7 @@ def whitened_coordinates(stats: Statistics, *, ridge: float = 0.0, target_scale:
     inverse = np.zeros((p, p))
     matrix[sl] = (V * np.where(keep, 1.0 / root, 0.0)) / sigma[live, None]  # D⁻¹VΛ^{-1/2}
     inverse[sl] = (V.T * np.where(keep, root, 0.0)[:, None]) * sigma[None, live]
-    if not (np.isfinite(matrix.sum()) and np.isfinite(inverse.sum())):  # pragma: no cover - defensive
+    if not (np.isfinite(matrix).all() and np.isfinite(inverse).all()):  # pragma: no cover - defensive
         return diagonal_coordinates(stats, ridge=ridge, target_scale=target_scale)
     return Coordinates(
         stats.shift, matrix, inverse, target_scale=target_scale, scale=sigma, frozen=frozen, unit=stats.scale
