@@ -82,3 +82,27 @@ def test_penalty_primitives():
     # optimality residual: zero at a coordinate where |g| <= λ and w = 0
     r = p.l1_residual(np.array([[0.0], [1.0]]), np.array([[0.5], [-1.0]]))
     np.testing.assert_allclose(r, [[0.0], [0.0]])
+
+
+@pytest.mark.parametrize("l1,l2", [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (0.3, 2.5)])
+def test_penalty_formulas_for_every_strength(l1, l2):
+    """Values, gradient, proximal step and optimality residual against the formulas, 0 and 1 included."""
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(4, 2))
+    W[0, 0] = 0.0
+    G = rng.normal(size=(4, 2))
+    G[0, 0] = 0.5 * l1  # inside the subdifferential at zero
+    pen = Penalty(l2=l2, l1=l1)
+    assert pen.has_l1 == (l1 > 0)
+    assert pen.smooth_value(W) == pytest.approx(0.5 * l2 * np.sum(W**2), abs=0)
+    np.testing.assert_array_equal(pen.smooth_grad(W), l2 * W)
+    assert pen.l1_value(W) == pytest.approx(l1 * np.abs(W).sum(), abs=0)
+    weights = rng.uniform(0.5, 2, size=(4, 1))
+    step = 0.7
+    want = np.sign(W) * np.maximum(np.abs(W) - step * l1 * weights, 0.0)
+    np.testing.assert_array_equal(pen.prox(W, step, weights), want if l1 else W)
+    t = l1 * weights * np.ones_like(W)
+    residual = np.where(W != 0, G + t * np.sign(W), np.sign(G) * np.maximum(np.abs(G) - t, 0.0))
+    np.testing.assert_array_equal(pen.l1_residual(W, G, weights), residual if l1 else G)
+    if l1:
+        assert pen.l1_residual(W, G, weights)[0, 0] == 0.0  # |G| ≤ λ₁·w at a zero coefficient: optimal there

@@ -127,3 +127,27 @@ def test_newton_stops_on_its_decrement():
     model = LogisticRegression(l2=1.0, tol=1e-6).fit(Xc, yc)
     assert model.solver_ == "newton" and model.converged_
     assert model.history_["grad_norm"][-1] <= 1e-6 < model.history_["grad_norm"][-2]
+
+
+def test_newton_direction_solves_the_system_or_uses_the_pseudo_inverse():
+    """A positive definite Hessian is solved by Cholesky; a singular one by its pseudo-inverse, with a gradient
+    step of length 1/λ_max along the null space (so the direction always descends)."""
+    from gdlearn.optim.newton import HessianSolve
+
+    rng = np.random.default_rng(3)
+    Q = np.linalg.qr(rng.normal(size=(4, 4)))[0]
+    g = rng.normal(size=4)
+    H = (Q * [4.0, 2.0, 1.0, 0.5]) @ Q.T
+    solve = HessianSolve(H)
+    assert solve.chol is not None
+    np.testing.assert_allclose(solve.direction(g), -np.linalg.solve(H, g), rtol=1e-12)
+    for lam in ([4.0, 2.0, 1.0, 0.0], [4.0, 2.0, 1.0, 1e-12], [4.0, 2.0, 1e-13, 0.0]):
+        S = (Q * lam) @ Q.T
+        solve = HessianSolve(S)
+        assert solve.chol is None  # (nearly) singular: the eigendecomposition
+        coef = Q.T @ g
+        lam = np.asarray(lam)
+        keep = lam > 1e-10 * lam.max()
+        want = -(Q @ np.where(keep, coef / np.where(keep, lam, 1.0), coef / lam.max()))
+        np.testing.assert_allclose(solve.direction(g), want, rtol=1e-8, atol=1e-10)
+        assert solve.direction(g) @ g < 0

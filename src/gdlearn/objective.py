@@ -150,9 +150,9 @@ class Objective:
         total, _, _ = data.loss_sums(self.loss, W, b, need_grad=False)
         return total / data.weight_sum + self.penalty.smooth_value(W)
 
-    def nonsmooth_value(self, theta: np.ndarray, weights=1.0) -> float:
+    def nonsmooth_value(self, theta: np.ndarray) -> float:
         """The L1 part λ₁/m ‖W‖₁ of J."""
-        return self.penalty.l1_value(theta[:-1], weights)
+        return self.penalty.l1_value(theta[:-1])
 
     def prox(self, theta: np.ndarray, step, weights=1.0) -> np.ndarray:
         """Proximal step of the L1 part (soft-threshold W; b untouched)."""

@@ -67,19 +67,15 @@ class Penalty:
 
     def smooth_value(self, W: np.ndarray) -> float:
         """λ₂/2 ‖W‖² for W of shape (n_features, n_outputs)."""
-        if self.l2 == 0.0:
-            return 0.0
         return 0.5 * self.l2 * float(np.vdot(W, W))
 
     def smooth_grad(self, W: np.ndarray) -> np.ndarray:
         """Gradient λ₂ W of the smooth part."""
         return self.l2 * W
 
-    def l1_value(self, W: np.ndarray, weights: np.ndarray | float = 1.0) -> float:
-        """λ₁ Σ_j weights_j |W_j|."""
-        if self.l1 == 0.0:
-            return 0.0
-        return self.l1 * float(np.sum(np.abs(W) * weights))
+    def l1_value(self, W: np.ndarray) -> float:
+        """λ₁ ‖W‖₁ (always in the user's coordinates: the objective maps θ back first)."""
+        return self.l1 * float(np.sum(np.abs(W)))
 
     def prox(self, W: np.ndarray, step: np.ndarray | float, weights: np.ndarray | float = 1.0) -> np.ndarray:
         """Proximal step of the L1 part: soft-threshold W at step · λ₁ · weights."""
@@ -96,6 +92,5 @@ class Penalty:
         """
         if self.l1 == 0.0:
             return G
-        t = self.l1 * weights * np.ones_like(W)
-        out = np.where(W != 0.0, G + t * np.sign(W), np.sign(G) * np.maximum(np.abs(G) - t, 0.0))
-        return out
+        t = np.broadcast_to(self.l1 * weights, W.shape)
+        return np.where(W != 0.0, G + t * np.sign(W), np.sign(G) * np.maximum(np.abs(G) - t, 0.0))

@@ -47,7 +47,8 @@ class HessianSolve:
         self.chol = None
         try:
             chol = scipy.linalg.cho_factor(H, lower=True, check_finite=False)
-            if np.all(np.isfinite(chol[0])) and np.min(np.abs(np.diag(chol[0]))) > 1e-7 * np.sqrt(np.max(np.diag(H))):
+            pivots = np.diag(chol[0]) ** 2  # no pivot below 1e-10 of the largest curvature: the same cut as below
+            if np.all(np.isfinite(chol[0])) and np.min(pivots) > 1e-10 * np.max(np.diag(H)):
                 self.chol = chol
         except (np.linalg.LinAlgError, ValueError):
             pass
