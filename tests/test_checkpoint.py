@@ -69,6 +69,7 @@ SOLVERS = {
     "adam": dict(solver="adam"),
     "fista": dict(solver="fista", l1=2.0),
     "lbfgs": dict(solver="lbfgs", l2=0.1),
+    "newton": dict(solver="newton", l2=0.1),
     "backtracking": dict(solver="gd", learning_rate="backtracking"),
     "gd l1 prox": dict(solver="gd", l1=1.0),
 }

@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--target", help="target column of a CSV file (default: the last column)")
     t.add_argument("--task", choices=TASKS, help="override the guess (two distinct target values: classification)")
     t.add_argument(
-        "--solver", default="auto", help="auto, gd, momentum, nesterov, adagrad, rmsprop, adam, fista, lbfgs"
+        "--solver", default="auto", help="auto, gd, momentum, nesterov, adagrad, rmsprop, adam, fista, lbfgs, newton"
     )
     t.add_argument(
         "--learning-rate", default="auto", metavar="ALPHA", help="step size α, 'auto' (1/L) or 'backtracking'"
