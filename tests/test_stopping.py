@@ -151,3 +151,28 @@ def test_newton_direction_solves_the_system_or_uses_the_pseudo_inverse():
         want = -(Q @ np.where(keep, coef / np.where(keep, lam, 1.0), coef / lam.max()))
         np.testing.assert_allclose(solve.direction(g), want, rtol=1e-8, atol=1e-10)
         assert solve.direction(g) @ g < 0
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_minibatch_auto_step_is_one_over_the_expected_smoothness(weighted):
+    """learning_rate="auto" with batch_size: α = 1/L_B, L_B from L and the largest one-sample constant L_max,
+    both computed here from X in standardised coordinates (Gower et al. 2019)."""
+    rng = np.random.default_rng(4)
+    n, B, lam = 90, 8, 3.0
+    Xw = rng.normal(size=(n, 3)) * [0.5, 2.0, 10.0] + [1.0, -3.0, 20.0]
+    yw = Xw @ [1.0, 0.5, -0.1] + rng.normal(size=n)
+    s = rng.uniform(0.2, 3.0, size=n) if weighted else np.ones(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LinearRegression(solver="gd", batch_size=B, l2=lam, max_iter=1).fit(Xw, yw, sample_weight=s)
+    m = s.sum()
+    mu = s @ Xw / m
+    sigma = np.sqrt(s @ (Xw - mu) ** 2 / m + lam / m)
+    Z = (Xw - mu) / sigma  # standardised columns (ridge included in σ)
+    H = np.eye(4)
+    H[:3, :3] = (Z * s[:, None]).T @ Z / m + lam / m * np.diag(1 / sigma**2)
+    L = np.linalg.eigvalsh(H)[-1]
+    L_max = (np.max(s * np.einsum("ij,ij->i", Z, Z)) + s.max()) / (m / n) + lam / m * np.max(1 / sigma**2)
+    L_B = n * (B - 1) / (B * (n - 1)) * L + (n - B) / (B * (n - 1)) * L_max
+    assert model._session.coords is not None and not model._session.coords.dense
+    assert model.learning_rate_ == pytest.approx(1 / L_B, rel=1e-9)
