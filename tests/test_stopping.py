@@ -176,3 +176,34 @@ def test_minibatch_auto_step_is_one_over_the_expected_smoothness(weighted):
     L_B = n * (B - 1) / (B * (n - 1)) * L + (n - B) / (B * (n - 1)) * L_max
     assert model._session.coords is not None and not model._session.coords.dense
     assert model.learning_rate_ == pytest.approx(1 / L_B, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "solver,limit",
+    [
+        ("gd", lambda L, b: 2 / L),
+        ("momentum", lambda L, b: 2 * (1 + b) / L),
+        ("nesterov", lambda L, b: 2 * (1 + b) / ((1 + 2 * b) * L)),
+    ],
+)
+def test_stability_limits_are_the_ones_named_in_divergence_errors(solver, limit):
+    """The limit each method states is where a quadratic's iteration turns unstable (checked on the recursion)."""
+    from gdlearn.optim import first_order
+    from gdlearn.optim.schedules import Constant
+
+    beta, L = 0.7, 3.0
+    make = getattr(first_order, solver)
+    opt = make(Constant(0.1)) if solver == "gd" else make(Constant(0.1), beta)
+    assert opt.max_stable_lr(L) == pytest.approx(limit(L, beta), rel=1e-12)
+    assert opt.max_stable_lr(0.0) is None
+
+    def grows(alpha, steps=4000):  # the method's own update on J = Lθ²/2
+        o = make(Constant(alpha)) if solver == "gd" else make(Constant(alpha), beta)
+        theta, state = np.ones((1, 1)), o.init(np.ones((1, 1)))
+        for _ in range(steps):
+            u, state = o.transform.update(L * theta, state)
+            theta = theta + u
+        return abs(theta[0, 0]) > 1.0
+
+    edge = limit(L, beta)
+    assert grows(1.01 * edge) and not grows(0.99 * edge)
