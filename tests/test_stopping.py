@@ -207,3 +207,27 @@ def test_stability_limits_are_the_ones_named_in_divergence_errors(solver, limit)
 
     edge = limit(L, beta)
     assert grows(1.01 * edge) and not grows(0.99 * edge)
+
+
+def test_divergence_messages_say_what_happened_and_what_to_do():
+    from gdlearn.schedules import ExponentialDecay
+
+    L = lipschitz(X)
+    with pytest.raises(DivergenceError) as exc:
+        LinearRegression(solver="gd", learning_rate=2.2 / L, max_iter=100).fit(X, Y, intercept_init=0.0)
+    msg = str(exc.value)
+    assert f"largest stable learning rate is 2/L = {2 / L:.6g}, where L = {L:.6g}" in msg
+    assert f"(1/L = {1 / L:.6g} is a safe choice)" in msg and "preconditioned" not in msg
+    assert f"learning_rate = {2.2 / L:.6g}" in msg and exc.value.learning_rate == pytest.approx(2.2 / L)
+    # in preconditioned coordinates (precondition=True), α is compared with that system's L; the loss is in user units
+    with pytest.raises(DivergenceError) as exc:
+        LinearRegression(solver="momentum", learning_rate=ExponentialDecay(40.0, rate=0.0), precondition=True).fit(X, Y)
+    err = exc.value
+    assert "the stability limit" in str(err) and "(in preconditioned coordinates)" in str(err)
+    assert "(The learning rate came from a schedule; lower its lr.)" in str(err)
+    assert err.history["loss"][0] == pytest.approx(0.5 * np.mean((np.full(len(Y), Y.mean()) - Y) ** 2), rel=1e-12)
+    assert err.loss == err.history["loss"][-1] and err.loss > 1e4 * err.history["loss"][0]
+    with pytest.raises(DivergenceError) as exc:
+        LinearRegression(solver="adagrad", learning_rate=1e6, max_iter=50).fit(X, Y)
+    assert "Lower the learning rate (try a tenth of it)" in str(exc.value)
+    assert exc.value.max_stable_learning_rate is None
