@@ -6,7 +6,7 @@ import scipy.sparse as sp
 
 from gdlearn import LinearRegression, LogisticRegression, check_gradient
 from gdlearn.data.source import ArraySource
-from gdlearn.losses import HalfSquaredError
+from gdlearn.losses import BinaryLogLoss, HalfSquaredError
 from gdlearn.objective import Objective
 from gdlearn.preconditioning import diagonal_coordinates, whitened_coordinates
 
@@ -95,3 +95,69 @@ def test_lipschitz_estimate_matches_eigenvalue(rng):
     H[:-1, :-1] += np.eye(X.shape[1]) * 1.0 / len(X)
     exact = np.linalg.eigvalsh(H)[-1]
     assert lipschitz_constant(objective, rtol=1e-12, max_iter=1000) == pytest.approx(exact, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["diagonal", "dense"])
+def test_problem_in_preconditioned_coordinates_scales_every_part(rng, kind):
+    """Value (with L1), mini-batch value, curvature and Hessian: each is J's in θ = Tθ_s, divided by c = τ²."""
+    X, y = data(rng, "linear")
+    src = ArraySource(X, y[:, None])
+    stats = src.statistics(center=True, gram=True, targets=True)
+    make = diagonal_coordinates if kind == "diagonal" else whitened_coordinates
+    coords = make(stats, ridge=0.0, target_scale=stats.target_std)
+    assert coords.value_scale > 1.5  # τ² well away from 1, so a missing or inverted scale shows
+    plain = Objective(HalfSquaredError(), l1=(2.0 if kind == "diagonal" else 0.0), penalty_norm=src.weight_sum)
+    work = plain.bind(src, coords)
+    user = plain.bind(src)
+    theta_s = rng.normal(size=work.shape)
+    theta = coords.to_original(theta_s)
+    c = coords.value_scale
+    assert work.value(theta_s) * c == pytest.approx(user.value(theta), rel=1e-12)
+    assert work.nonsmooth_value(theta_s) * c == pytest.approx(user.nonsmooth_value(theta), rel=1e-12)
+    rows = np.arange(len(y))
+    assert work.batch_value_and_grad(theta_s, rows)[0] == pytest.approx(work.value_and_grad(theta_s)[0], rel=1e-12)
+    np.testing.assert_allclose(work.batch_value_and_grad(theta_s, rows)[1], work.value_and_grad(theta_s)[1], rtol=1e-12)
+
+
+def test_without_an_intercept_b_gets_no_curvature_and_an_identity_hessian_row(rng):
+    X, y = data(rng, "binary")
+    src = ArraySource(X, y[:, None].astype(float))
+    problem = Objective(BinaryLogLoss(), fit_intercept=False, l2=1.0, penalty_norm=src.weight_sum).bind(src)
+    v = rng.normal(size=problem.shape)
+    assert problem.hessian_bound_matvec(v)[-1, 0] == 0.0
+    _, grad, H = problem.value_grad_hessian(v)
+    assert grad[-1, 0] == 0.0
+    np.testing.assert_array_equal(H[-1], np.eye(len(H))[-1])
+    np.testing.assert_array_equal(H[:, -1], np.eye(len(H))[-1])
+
+
+def test_minibatch_smoothness_formula():
+    from gdlearn.lipschitz import minibatch_lipschitz
+
+    L, L_max, n = 2.0, 30.0, 100
+    assert minibatch_lipschitz(L, L_max, n, 1) == pytest.approx(L_max)  # one sample: its own constant
+    assert minibatch_lipschitz(L, L_max, n, n) == L and minibatch_lipschitz(L, L_max, n, 5 * n) == L
+    assert minibatch_lipschitz(L, L_max, 1, 1) == L
+    B = 10
+    assert minibatch_lipschitz(L, L_max, n, B) == pytest.approx(
+        n * (B - 1) / (B * (n - 1)) * L + (n - B) / (B * (n - 1)) * L_max
+    )
+    assert minibatch_lipschitz(L, L_max, 2, 1) == pytest.approx(L_max)
+
+
+def test_power_iteration_finds_the_largest_eigenvalue_and_handles_a_zero_problem(rng):
+    from gdlearn.lipschitz import lipschitz_constant
+
+    X, y = data(rng, "linear")
+    src = ArraySource(X, y[:, None])
+    for fit_intercept in (True, False):
+        problem = Objective(HalfSquaredError(), fit_intercept=fit_intercept, penalty_norm=src.weight_sum).bind(src)
+        A = np.c_[X, np.ones(len(X))] if fit_intercept else X
+        exact = np.linalg.eigvalsh(A.T @ A / len(X))[-1]
+        assert lipschitz_constant(problem, rtol=1e-13, max_iter=2000) == pytest.approx(exact, rel=1e-9)
+        rough = lipschitz_constant(problem, rtol=1e-2, max_iter=2000)
+        assert rough <= exact * (1 + 1e-12) and rough == pytest.approx(exact, rel=0.05)  # a Rayleigh quotient
+    zero = Objective(HalfSquaredError(), fit_intercept=False, penalty_norm=40.0).bind(
+        ArraySource(np.zeros((40, 3)), np.zeros((40, 1)))
+    )
+    assert lipschitz_constant(zero) == 0.0
