@@ -9,8 +9,15 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 matplotlib.use("Agg")
+
+# Property tests explore new inputs on every local run (that is how the fuzzers keep finding
+# bugs); CI (CI set in the environment) replays a fixed sequence, so a landing never depends on luck.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

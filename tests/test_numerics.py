@@ -8,9 +8,10 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from sklearn.base import clone
 
 from gdlearn import ConvergenceWarning, LinearRegression, LogisticRegression, PerfectSeparationWarning
 
@@ -122,6 +123,7 @@ def test_million_to_one_class_imbalance():
     seed=st.integers(0, 2**16),
     classify=st.booleans(),
 )
+@example(X=np.array([[5e-324, 0.0], [0.0, 0.0]]), seed=0, classify=False)  # found: whitening overflowed
 def test_invariants_on_generated_data(X, seed, classify):
     """Finite loss, converged fits never end above their starting loss, finite predictions."""
     rng = np.random.default_rng(seed)
@@ -149,20 +151,43 @@ def test_invariants_on_generated_data(X, seed, classify):
     assert np.all(np.isfinite(est.coef_))
 
 
-@pytest.mark.parametrize("tiny", [2.2250738585072014e-308, 5e-324, 1e-300])
+@pytest.mark.parametrize("tiny", [5e-324, 1e-320, 1e-310, 2.2250738585072014e-308, 1e-305, 1e-300])
 @pytest.mark.parametrize("classify", [False, True])
-def test_a_column_that_is_zero_but_for_one_tiny_value(tiny, classify):
-    """Found by the fuzzer: its spread is subnormal, so 1/σ is near the top of the range (no overflow warning)."""
-    X = np.zeros((7, 2))
+@pytest.mark.parametrize("precondition", ["dense", "diagonal"])
+@pytest.mark.parametrize("n_samples", [2, 7])
+def test_a_column_that_is_zero_but_for_one_tiny_value(tiny, classify, precondition, n_samples):
+    """Found by the fuzzer twice: a column whose spread is subnormal or near it.
+
+    1/σ is near the top of float64's range, and whitening's 1/σ·Λ^{-1/2}
+    overflows: the fit either refuses with the documented message or comes out
+    finite, never with a warning or NaN, whatever the coordinates.
+    """
+    X = np.zeros((n_samples, 2))
     X[0, 0] = tiny
     X[1, 1] = 1.0
     rng = np.random.default_rng(0)
-    y = rng.integers(0, 2, size=7) if classify else X @ rng.normal(size=2) + rng.normal(size=7)
+    y = rng.integers(0, 2, size=n_samples) if classify else X @ rng.normal(size=2) + rng.normal(size=n_samples)
     y[:2] = [0, 1] if classify else y[:2]
     est = LogisticRegression(l2=1.0) if classify else LinearRegression()
+    est.set_params(precondition=precondition)
     try:
         est.fit(X, y)
     except ValueError as exc:  # the documented refusal, never a warning or NaN
         assert "cannot be represented in double precision" in str(exc)
-    else:
-        assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.loss_curve_))
+        assert not classify  # with l2 > 0 the weights are bounded: never refused
+        return
+    assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.loss_curve_))
+    # W₀ = 0 is allowed, so the fit ends no worse than the same fit without the tiny column
+    without = clone(est).fit(X[:, 1:], y)
+    assert est.loss_curve_[-1] <= without.loss_curve_[-1] * (1 + 1e-8) + 1e-12
+
+
+def test_separation_warning_with_weights_near_the_top_of_the_range():
+    """The separation diagnosis reports the weights' norm without overflowing (‖θ‖² > 1.8e308)."""
+    X = np.zeros((4, 2))
+    X[:, 0] = [0.0, 0.0, 1e-300, 2e-300]
+    X[:, 1] = [0.3, -0.2, 0.1, -0.4]
+    y = np.array([0, 0, 1, 1])
+    with pytest.warns(PerfectSeparationWarning, match=r"finite weights of norm \d"):
+        clf = LogisticRegression(precondition="diagonal").fit(X, y)
+    assert np.all(np.isfinite(clf.coef_)) and np.abs(clf.coef_).max() > 1e154

@@ -185,7 +185,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
             separated = bool(np.all(np.argmax(z, axis=1) == np.argmax(Y, axis=1)))
         if not separated:
             return None
-        norm = float(np.linalg.norm(theta[:-1]))
+        norm = float(np.hypot.reduce(theta[:-1].ravel()))  # no overflow for weights near float64's top
         return PerfectSeparationWarning(
             "The classes are perfectly separable in the training data, so the unpenalised log loss has no "
             "minimum: it keeps falling towards 0 as the weights grow without bound. The fit stopped cleanly "

@@ -165,9 +165,12 @@ def whitened_coordinates(stats: Statistics, *, ridge: float = 0.0, target_scale:
     root = np.sqrt(np.where(keep, lam, 1.0))
     matrix = np.zeros((p, p))
     inverse = np.zeros((p, p))
-    matrix[sl] = (V * np.where(keep, 1.0 / root, 0.0)) / sigma[live, None]  # D⁻¹VΛ^{-1/2}
-    inverse[sl] = (V.T * np.where(keep, root, 0.0)[:, None]) * sigma[None, live]
-    if not (np.isfinite(matrix).all() and np.isfinite(inverse).all()):  # pragma: no cover - defensive
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        matrix[sl] = (V * np.where(keep, 1.0 / root, 0.0)) / sigma[live, None]  # D⁻¹VΛ^{-1/2}
+        inverse[sl] = (V.T * np.where(keep, root, 0.0)[:, None]) * sigma[None, live]
+    if not (np.isfinite(matrix).all() and np.isfinite(inverse).all()):
+        # a spread near the bottom of float64's range: 1/σ times Λ^{-1/2} overflows.  Diagonal
+        # coordinates need only 1/σ, and the representability check judges them.
         return diagonal_coordinates(stats, ridge=ridge, target_scale=target_scale)
     return Coordinates(
         stats.shift, matrix, inverse, target_scale=target_scale, scale=sigma, frozen=frozen, unit=stats.scale
