@@ -26,6 +26,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 
 from ._base_estimator import GradientDescentModel, scores
 from ._docstrings import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC
+from ._norms import vector_norm
 from .exceptions import PerfectSeparationWarning
 from .losses import BinaryLogLoss, HalfSquaredError, MultinomialLogLoss, sigmoid, softmax
 
@@ -185,7 +186,7 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
             separated = bool(np.all(np.argmax(z, axis=1) == np.argmax(Y, axis=1)))
         if not separated:
             return None
-        norm = float(np.hypot.reduce(theta[:-1].ravel()))  # no overflow for weights near float64's top
+        norm = vector_norm(theta[:-1])
         return PerfectSeparationWarning(
             "The classes are perfectly separable in the training data, so the unpenalised log loss has no "
             "minimum: it keeps falling towards 0 as the weights grow without bound. The fit stopped cleanly "

@@ -327,7 +327,10 @@ class Problem:
             if co is None:
                 T[:p, :p] = np.diag(beta)
             else:
-                T[:p, :p] = beta[:, None] * co.matrix if co.dense else np.diag(beta * co.matrix)
+                # frozen columns map to nothing (their rows become the identity's below): β·1 of a
+                # constant column near 1e300 would otherwise overflow TᵀHT
+                diag = np.where(co.frozen, 0.0, beta * co.matrix) if not co.dense else None
+                T[:p, :p] = beta[:, None] * co.matrix if co.dense else np.diag(diag)
             RR = None
             if obj.penalty.l2:
                 M = np.eye(p) if co is None else (co.matrix if co.dense else np.diag(co.matrix))
@@ -341,5 +344,13 @@ class Problem:
         return self._maps
 
     def hessian_bound_matvec(self, v: np.ndarray) -> np.ndarray:
-        """The curvature bound H (see :meth:`Objective.curvature_matvec`) in θ_s: TᵀHTv/c (c = τ², in the map)."""
+        """The curvature bound H (see :meth:`Objective.curvature_matvec`) in θ_s: TᵀHTv/c (c = τ², in the map).
+
+        Frozen coordinates (constant columns) are outside the problem: their
+        rows and columns of H are zero.  (Mapping them would only add ±μⱼvⱼ to b
+        and back, which overflows for a constant near 1e300.)
+        """
+        if self.coords is not None and self.coords.frozen.any():
+            v = v.copy()
+            v[:-1][self.coords.frozen] = 0.0
         return self._grad_to_solver(self.objective.curvature_matvec(self.to_original(v), self.data))

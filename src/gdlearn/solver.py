@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._norms import vector_norm
 from .data.batches import batch_indices
 from .exceptions import DivergenceError, FitInterrupted
 
@@ -268,7 +269,7 @@ def _norm(objective, theta, grad, opt_state=None) -> float:
     own = opt_state.get("residual_norm", -1.0) if isinstance(opt_state, dict) else -1.0
     if own >= 0:
         return float(own)
-    return float(np.linalg.norm(objective.residual(theta, grad)))
+    return vector_norm(objective.residual(theta, grad))
 
 
 def _record_validation(state, val_obj, score_fn) -> float:

@@ -147,6 +147,10 @@ def start_session(data, objective: Objective, cfg: Config, seed: int) -> Session
             session.coords = diagonal_coordinates(stats, ridge=ridge, target_scale=tau)
         if session.coords is not None:
             _check_representable(session.coords)
+    if session.coords is None:
+        stats = session.stats
+        x_big, y_big = (stats.max_abs, stats.y_max_abs) if stats is not None else data.max_abs()
+        _check_user_range(x_big, y_big if squared else np.ones(1))
 
     def auto_lr() -> float:
         problem = session.problem(objective, data)
@@ -187,7 +191,11 @@ def _row_lipschitz(session: Session, objective: Objective, data) -> float:
     mean_weight = data.weight_sum / data.n_samples
     if objective.fit_intercept:
         sq += top_weight
-    return float(objective.loss.curvature * sq / mean_weight + objective.penalty.l2 * np.max(inv**2))
+    # λ₂·max Mⱼ², as (√λ₂·max Mⱼ)²: Mⱼ = 1/σⱼ ≤ √(m/λ₂), so this stays finite; without L2 it is 0 even
+    # where 1/σ of a tiny column would square beyond float64
+    l2 = objective.penalty.l2
+    ridge = (np.sqrt(l2) * float(np.max(inv, initial=0.0))) ** 2 if l2 else 0.0
+    return float(objective.loss.curvature * sq / mean_weight + ridge)
 
 
 _LOG_LIMIT = 305.0  # |log10| beyond which float64 values over- or underflow (with margin)
@@ -209,6 +217,23 @@ def _check_representable(coords: Coordinates) -> None:
             f"This problem's {bad} cannot be represented in double precision: y spreads over {tau:.3g} and the "
             f"features over {np.min(coords.scale):.3g} to {np.max(coords.scale):.3g}. Rescale X or y (e.g. by "
             "powers of ten) and convert the coefficients back."
+        )
+
+
+_UNSCALED_MAX = 1e150  # a square beyond about 1.3e154 overflows double precision; kept as for y
+
+
+def _check_user_range(x_big: np.ndarray, y_big: np.ndarray) -> None:
+    """Refuse data whose curvature (≈ x²) or gradients' squares (≈ (x·y)²) overflow in the user's coordinates."""
+    top_x = float(np.max(x_big, initial=0.0))
+    top_y = max(float(np.max(y_big, initial=0.0)), 1.0)
+    if top_x > _UNSCALED_MAX or top_x * top_y > _UNSCALED_MAX:
+        what = "X reaches" if top_x > _UNSCALED_MAX else "|x|·|y| (the gradient's size) reaches"
+        raise ValueError(
+            f"{what} {top_x if top_x > _UNSCALED_MAX else top_x * top_y:.3g}; without preconditioning "
+            "(precondition=False, or a fixed learning_rate with precondition='auto') squares of quantities "
+            "beyond 1e150 overflow double precision. Set precondition=True, or rescale X or y (e.g. by a power "
+            "of ten) and convert the coefficients back."
         )
 
 

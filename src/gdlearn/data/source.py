@@ -81,6 +81,16 @@ class BlockSource:
         """Column statistics (and optionally the Gram matrix) in one or two passes."""
         return compute_statistics(self, center=center, gram=gram and not self.sparse, targets=targets)
 
+    def max_abs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(max |xᵢⱼ| of each column, max |yᵢₖ| of each output): one pass."""
+        x_big, y_big = np.zeros(self.n_features), np.zeros(self.n_outputs)
+        ones = np.ones(self.n_features)
+        for X, Y, sw in self.blocks():
+            with np.errstate(over="ignore", invalid="ignore"):  # only the maxima are kept, not the sums
+                np.maximum(x_big, kernels.column_moments(X, sw, ones)[0], out=x_big)
+            np.maximum(y_big, np.abs(Y).max(axis=0, initial=0.0), out=y_big)
+        return x_big, y_big
+
     def max_row_norm(self, shift, inv) -> float:
         """max over rows of sᵢ‖(xᵢ − shift)·inv‖²."""
         return max(kernels.max_row_norm(X, sw, shift, inv) for X, _, sw in self.blocks())
@@ -92,7 +102,9 @@ class ArraySource(BlockSource):
     Parameters
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
-        float32 or float64; used as given, never copied.
+        float32 or float64; used as given, never copied (except a sparse
+        matrix with duplicate entries, which is summed into a canonical copy:
+        column statistics count each stored position once).
     Y : ndarray of shape (n_samples, n_outputs)
         Targets encoded for the loss (float64).
     sample_weight : ndarray of shape (n_samples,), optional
@@ -100,6 +112,9 @@ class ArraySource(BlockSource):
     """
 
     def __init__(self, X, Y: np.ndarray, sample_weight: np.ndarray | None = None) -> None:
+        if hasattr(X, "has_canonical_format") and not X.has_canonical_format:
+            X = X.tocsr(copy=True)
+            X.sum_duplicates()
         self.X = X
         self.Y = Y
         self.sample_weight = sample_weight

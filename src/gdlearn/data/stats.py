@@ -64,6 +64,8 @@ class Statistics:
     y_mean, y_scale, y_second : ndarray of shape (n_outputs,)
         ȳ, β_y and (1/m) Σ sᵢ(yᵢ − ȳ)²/β_y² (about 0 instead of ȳ when not centred).
     centred : bool
+    max_abs, y_max_abs : ndarray of shape (n_features,) and (n_outputs,)
+        max |xⱼ| and max |yₖ| (user units).
     """
 
     n_samples: int
@@ -77,6 +79,8 @@ class Statistics:
     y_scale: np.ndarray
     y_second: np.ndarray
     centred: bool
+    max_abs: np.ndarray
+    y_max_abs: np.ndarray
 
     @property
     def n_features(self) -> int:
@@ -179,4 +183,6 @@ def compute_statistics(source, *, center: bool, gram: bool, targets: bool) -> St
         y_scale=y_scale,
         y_second=y_second,
         centred=center,
+        max_abs=big,
+        y_max_abs=y_big,
     )

@@ -151,7 +151,14 @@ def column_variance(X, sw, shift, inv):
             d = (Xb.data - shift[Xb.indices]) * inv[Xb.indices]
             out += np.bincount(Xb.indices, weights=s_rows * d * d, minlength=p)
             seen += np.bincount(Xb.indices, weights=s_rows, minlength=p)
-        return out + (s_all.sum() - seen) * (shift * inv) ** 2
+        # the implicit zeros' weight: exact from counts (a column stored in full has none; rounding
+        # Σsᵢ two ways must not leave it a spurious, possibly negative, share)
+        stored = np.bincount(X.indices, minlength=p)
+        if sw is None:
+            implicit = np.maximum(X.shape[0] - stored, 0).astype(np.float64)
+        else:
+            implicit = np.where(stored == X.shape[0], 0.0, np.maximum(s_all.sum() - seen, 0.0))
+        return out + implicit * (shift * inv) ** 2
     for blk in row_blocks(X.shape[0], p):
         d = (np.asarray(X[blk], dtype=np.float64) - shift) * inv
         d *= d
