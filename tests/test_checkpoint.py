@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdlearn import DivergenceError, FitInterrupted, LinearRegression, LogisticRegression
-from gdlearn.checkpoint import CHECKPOINT_FORMAT_VERSION, CheckpointError, read_checkpoint
-from gdlearn.persistence import dump_document
+from gdlearn._fileformat import write as write_file
+from gdlearn.checkpoint import CHECKPOINT_FORMAT_VERSION, CheckpointError, data_fingerprint, read_checkpoint
+from gdlearn.data.source import ArraySource
 
 # The problem shared by the in-process tests and the child processes (exec'd in both).
 PROBLEM = """
@@ -333,12 +334,16 @@ def test_class_labels_must_match(tmp_path):
 def test_corrupted_or_foreign_checkpoints_are_refused(checkpoint_file, tmp_path):
     make = LinearRegression(solver="adam", l2=0.5, random_state=0, checkpoint=checkpoint_file)
     data = checkpoint_file.read_bytes()
+    flipped = bytearray(data)
+    flipped[-3] ^= 0x10  # a bit of the last array's data
     for bad, message in [
-        (data[: len(data) // 2], "not valid JSON"),
-        (data.replace(b'"iteration":3', b'"iteration":4'), "checksum mismatch"),
+        (data[: len(data) // 2], "truncated"),
+        (bytes(flipped), "checksum mismatch"),
+        (data.replace(b'\\"iteration\\":3', b'\\"iteration\\":4'), "checksum mismatch"),
         (b"", "empty"),
         (b"\x80\x04K\x01.", "pickle"),
     ]:
+        assert bad != data
         checkpoint_file.write_bytes(bad)
         with pytest.raises(CheckpointError, match=message):
             fit(make, X, Y_REG, resume=True)
@@ -350,39 +355,56 @@ def test_corrupted_or_foreign_checkpoints_are_refused(checkpoint_file, tmp_path)
 
 
 def _edit(ckpt: Path, edit) -> None:
-    doc = json.loads(ckpt.read_text())
-    edit(doc)
-    ckpt.write_bytes(dump_document(doc))
+    """Apply ``edit(header, arrays)`` to a checkpoint and write it back with a valid checksum (a forgery)."""
+    info = read_checkpoint(ckpt)
+    header, arrays = copy.deepcopy(info.header), dict(info.arrays)
+    edit(header, arrays)
+    body = {k: v for k, v in header.items() if k not in ("format", "format_version", "gdlearn_version")}
+    write_file(ckpt, header["format"], header["format_version"], body, arrays)
+
+
+def _set(arrays, name, value):
+    arrays[name] = np.asarray(value)
+
+
+def _nan_at_0(arrays, name):
+    a = arrays[name].copy()
+    a.flat[0] = np.nan
+    arrays[name] = a
 
 
 STATE_EDITS = {
-    "theta shape": (lambda d: d["state"]["theta"].update(shape=[6, 1], data=d["state"]["theta"]["data"][:6]), "theta"),
-    "theta nan": (lambda d: d["state"]["theta"]["data"].__setitem__(0, {"__float__": "nan"}), "NaN"),
-    "opt_state keys": (lambda d: d["state"]["opt_state"].pop("0"), "optimizer's state"),
-    "opt_state shape": (
-        lambda d: d["state"]["opt_state"]["0"]["mu"].update(shape=[1, 7]),
-        "opt_state",
+    "theta shape": (lambda h, a: _set(a, "state/theta", a["state/theta"][:6]), "state/theta must be float64"),
+    "theta nan": (lambda h, a: _nan_at_0(a, "state/theta"), "NaN"),
+    "theta dtype": (lambda h, a: _set(a, "state/theta", a["state/theta"].astype(np.float32)), "must be float64"),
+    "opt state missing": (lambda h, a: a.pop("state/opt/adam/mu"), "does not match this fit's state"),
+    "opt state shape": (lambda h, a: _set(a, "state/opt/adam/mu", np.zeros((1, 7))), "state/opt/adam/mu must be"),
+    "opt state positional": (
+        lambda h, a: a.update({"state/opt/0/mu": a.pop("state/opt/adam/mu")}),
+        "does not match this fit's state",
     ),
-    "history length": (lambda d: d["state"]["history"]["loss"].pop(), "history.loss"),
-    "history series": (lambda d: d["state"]["history"].update(val_loss=[]), "series"),
-    "iteration": (lambda d: d["state"].update(iteration=-1), "iteration"),
-    "unknown field": (lambda d: d["state"].update(extra=1), "unexpected field"),
-    "future version": (lambda d: d.update(format_version=CHECKPOINT_FORMAT_VERSION + 1), "newer gdlearn"),
-    "bad array dtype": (lambda d: d["state"]["theta"].update(__array__="|O"), "dtype"),
-    "path present": (lambda d: d["state"].update(path=None) or d["params"].update(record_path=True), "record_path"),
+    "history length": (lambda h, a: _set(a, "state/history/loss", a["state/history/loss"][:-1]), "iteration \\+ 1"),
+    "history series": (lambda h, a: _set(a, "state/history/val_loss", np.zeros(4)), "does not match"),
+    "iteration": (lambda h, a: h["state"].update(iteration=-1), "iteration"),
+    "counter": (lambda h, a: _set(a, "state/best_iteration", np.array(99)), "counter"),
+    "unknown field": (lambda h, a: h["state"].update(extra=1), "must have the fields"),
+    "wrong type": (lambda h, a: h["data"].update(n_samples="300"), "wrong type"),
+    "future version": (lambda h, a: h.update(format_version=CHECKPOINT_FORMAT_VERSION + 1), "newer gdlearn"),
+    "path absent": (lambda h, a: h["params"].update(record_path="True"), "record_path"),
 }
 
 
 SESSION_EDITS = {  # the session must be this fit's: solver, preconditioning, step size (a fixed one cannot change)
-    "solver": (lambda d: d["session"].update(solver="momentum"), "written by solver 'momentum'"),
-    "no preconditioning": (lambda d: d["session"].update(coords=None), "preconditioning setting differs"),
+    "solver": (lambda h, a: h["session"].update(solver="momentum"), "written by solver 'momentum'"),
+    "no preconditioning": (lambda h, a: h["session"].update(coords=None), "preconditioning"),
     "coords shape": (
-        lambda d: d["session"]["coords"]["mean"].update(shape=[3], data=d["session"]["coords"]["mean"]["data"][:3]),
-        "session.coords.mean must be an array",
+        lambda h, a: _set(a, "session/coords/mean", a["session/coords/mean"][:3]),
+        "session/coords/mean must be",
     ),
-    "coords nan": (lambda d: d["session"]["coords"]["scale"]["data"].__setitem__(0, {"__float__": "nan"}), "NaN"),
-    "coords scale": (lambda d: d["session"]["coords"]["scale"]["data"].__setitem__(0, -1.0), "positive scales"),
-    "step size": (lambda d: d["session"].update(schedule_lr=0.123), "learning rate 0.123 differs"),
+    "coords nan": (lambda h, a: _nan_at_0(a, "session/coords/scale"), "NaN"),
+    "coords scale": (lambda h, a: _set(a, "session/coords/scale", -a["session/coords/scale"]), "positive scales"),
+    "step size": (lambda h, a: _set(a, "session/lr", np.array(0.123)), "learning rate 0.123 differs"),
+    "step size nan": (lambda h, a: _set(a, "session/lr", np.array(np.nan)), "session/lr must be a finite"),
 }
 
 
@@ -400,9 +422,10 @@ def test_checkpoint_of_another_session_is_refused(tmp_path, case):
         fit(make(max_iter=4, random_state=0), X, Y_REG, resume=True)
 
 
-def test_format_1_checkpoints_are_refused_with_the_version_that_wrote_them(checkpoint_file):
-    _edit(checkpoint_file, lambda d: d.update(format_version=1, gdlearn_version="0.1.0"))
-    with pytest.raises(CheckpointError, match="written by gdlearn 0.1.0 in checkpoint format 1.*without resume=True"):
+def test_checkpoints_of_gdlearn_0_1_are_refused_with_the_version_that_wrote_them(checkpoint_file):
+    doc = {"format": "gdlearn-checkpoint", "format_version": 2, "gdlearn_version": "0.1.0", "state": {}}
+    checkpoint_file.write_text(json.dumps(doc))
+    with pytest.raises(CheckpointError, match="written by gdlearn 0.1.0 .*format 2, JSON.*without resume=True"):
         fit(LinearRegression(solver="adam", l2=0.5, random_state=0, checkpoint=checkpoint_file), X, Y_REG, resume=True)
 
 
@@ -411,7 +434,7 @@ def test_invalid_state_is_refused(checkpoint_file, case):
     edit, message = STATE_EDITS[case]
     _edit(checkpoint_file, edit)
     model = LinearRegression(solver="adam", l2=0.5, random_state=0, checkpoint=checkpoint_file)
-    if case == "path present":
+    if case == "path absent":
         model.set_params(record_path=True)
     with pytest.raises(CheckpointError, match=message):
         fit(model, X, Y_REG, resume=True)
@@ -425,20 +448,50 @@ def test_resume_uses_the_checkpointed_step_size_and_scaling(tmp_path):
         return LinearRegression(solver="gd", tol=0.0, random_state=0, checkpoint=ckpt, **extra)
 
     fit(make(max_iter=3), X, Y_REG)
-    doc = json.loads(ckpt.read_text())
-    lr = doc["session"]["schedule_lr"]
-    assert lr is not None and doc["session"]["coords"] is not None
+    saved = read_checkpoint(ckpt).arrays
+    lr, matrix = float(saved["session/lr"]), saved["session/coords/matrix"]
 
-    def edit(d):
-        d["session"]["schedule_lr"] = lr * 0.5
-        d["session"]["coords"]["matrix"]["data"][0] *= 2.0
+    def edit(h, a):
+        a["session/lr"] = np.array(lr * 0.5)
+        changed = matrix.copy()
+        changed.flat[0] *= 2.0
+        a["session/coords/matrix"] = changed
 
     _edit(ckpt, edit)
     resumed = fit(make(max_iter=6), X, Y_REG, resume=True)
     assert resumed.learning_rate_ == lr * 0.5
-    assert resumed._session.coords.matrix.flat[0] == doc["session"]["coords"]["matrix"]["data"][0] * 2.0
+    assert resumed._session.coords.matrix.flat[0] == matrix.flat[0] * 2.0
     plain = fit(make(max_iter=6), X, Y_REG)
     assert not np.array_equal(plain.coef_, resumed.coef_)
+
+
+def test_optimizer_state_is_named_by_block(tmp_path):
+    """Each block's state is under its name, not its position in the chain."""
+    ckpt = tmp_path / "run.ckpt"
+    fit(LinearRegression(solver="momentum", max_iter=2, checkpoint=ckpt, random_state=0), X, Y_REG)
+    names = sorted(k for k in read_checkpoint(ckpt).arrays if k.startswith("state/opt/"))
+    assert names == ["state/opt/learning_rate/count", "state/opt/learning_rate/lr", "state/opt/trace/v"]
+
+
+def test_the_data_fingerprint_reads_a_sample_and_copies_nothing():
+    """A small fraction of one pass: sampled rows of X, all of y; no copy of X."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    big = rng.normal(size=(40_000, 50)).astype(np.float32)  # 8 MB
+    data = ArraySource(big, rng.normal(size=(40_000, 1)))
+    tracemalloc.start()
+    first = data_fingerprint(data)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1_000_000
+    assert first == data_fingerprint(ArraySource(big.copy(), data.Y.copy()))
+    for change in (lambda a: a.__setitem__((0, 0), 7.0), lambda a: a.__setitem__((-1, 3), 7.0)):
+        other = big.copy()
+        change(other)
+        assert data_fingerprint(ArraySource(other, data.Y)) != first
+    assert data_fingerprint(ArraySource(big, data.Y + 1e-9)) != first
+    assert data_fingerprint(ArraySource(big.astype(np.float64), data.Y)) != first
 
 
 # ---------------------------------------------------------- subprocesses
@@ -534,7 +587,8 @@ def test_sigint_mid_epoch_saves_a_consistent_state(tmp_path):
 def valid_checkpoint(tmp_path_factory):
     ckpt = tmp_path_factory.mktemp("ckpt") / "run.ckpt"
     fit(LogisticRegression(solver="lbfgs", max_iter=4, checkpoint=ckpt, random_state=0, l2=1.0), X, Y_MULTI)
-    return json.loads(ckpt.read_text())
+    info = read_checkpoint(ckpt)
+    return info.header, info.arrays
 
 
 FUZZ_VALUES = st.recursive(
@@ -542,28 +596,36 @@ FUZZ_VALUES = st.recursive(
     | st.booleans()
     | st.integers(-3, 10**6)
     | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=6)
-    | st.sampled_from([{"__float__": "inf"}, {"__array__": "<f8", "shape": [0], "data": []}, {"__tuple__": []}]),
+    | st.text(max_size=6),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
     max_leaves=6,
 )
+FUZZ_ARRAYS = st.sampled_from([np.zeros(0), np.zeros((3, 1)), np.array(1), np.array(np.inf), np.ones((6, 3), bool)])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz_restore_either_resumes_or_raises_checkpoint_error(tmp_path, valid_checkpoint, data):
-    doc = copy.deepcopy(valid_checkpoint)
-    node, parent, key = doc, None, None
-    while isinstance(node, (dict, list)) and node and (parent is None or data.draw(st.booleans())):
-        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
-        parent, key = node, data.draw(st.sampled_from(keys))
-        node = node[key]
+    """Forged checkpoints (valid checksum): a header field or an array replaced or removed."""
+    header, arrays = copy.deepcopy(valid_checkpoint[0]), dict(valid_checkpoint[1])
     if data.draw(st.booleans()):
-        parent[key] = copy.deepcopy(data.draw(FUZZ_VALUES))
+        node, parent, key = header, None, None
+        while isinstance(node, dict) and node and (parent is None or data.draw(st.booleans())):
+            parent, key = node, data.draw(st.sampled_from(sorted(node)))
+            node = node[key]
+        if data.draw(st.booleans()):
+            parent[key] = copy.deepcopy(data.draw(FUZZ_VALUES))
+        else:
+            del parent[key]
     else:
-        del parent[key]
+        name = data.draw(st.sampled_from(sorted(arrays)))
+        if data.draw(st.booleans()):
+            arrays[name] = data.draw(FUZZ_ARRAYS)
+        else:
+            del arrays[name]
     ckpt = tmp_path / "fuzz.ckpt"
-    ckpt.write_bytes(dump_document(doc))
+    body = {k: v for k, v in header.items() if k not in ("format", "format_version", "gdlearn_version")}
+    write_file(ckpt, header.get("format", "x"), header.get("format_version", 3), body, arrays)
     model = LogisticRegression(solver="lbfgs", max_iter=6, checkpoint=ckpt, random_state=0, l2=1.0)
     try:
         fit(model, X, Y_MULTI, resume=True)

@@ -27,6 +27,11 @@ def run(*args, cwd, check=True):
     return proc
 
 
+def shown(cwd, name) -> dict:
+    """A model file as 'gdlearn show' prints it."""
+    return json.loads(run("show", name, cwd=cwd).stdout)
+
+
 def test_console_script_is_installed():
     assert Path(EXE).exists(), "the 'gdlearn' console script is not installed"
 
@@ -41,9 +46,10 @@ def test_train_housing_then_predict_csv(tmp_path):
     assert "training" in proc.stderr  # the progress bar, on stderr
     assert not (tmp_path / "m.json.ckpt").exists()  # finished runs leave no checkpoint behind
 
-    # the model file is JSON with the bundled feature names; R² equals scikit-learn's on the same split
-    meta = json.loads((tmp_path / "m.json").read_text())
+    # the model file, read as text by 'gdlearn show', has the bundled feature names; R² equals scikit-learn's
+    meta = shown(tmp_path, "m.json")["header"]
     assert meta["kind"] == "LinearRegression" and len(meta["feature_names"]) == 12
+    assert meta["params"]["checkpoint"] is None  # the run's checkpoint is not a setting of the model
     X, y = load_housing(return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, random_state=0)
     r2_printed = float(next(line for line in out.splitlines() if "test R²" in line).split("│")[2])
@@ -94,14 +100,14 @@ def test_solver_options_reach_the_estimator(tmp_path):
         "--early-stopping", "--quiet", "--out", "m.json", cwd=tmp_path,
     )  # fmt: skip
     assert "adam" in proc.stdout
-    params = json.loads((tmp_path / "m.json").read_text())["params"]
+    params = shown(tmp_path, "m.json")["header"]["params"]
     assert params["solver"] == "adam" and params["batch_size"] == 64 and params["l2"] == 0.5
     assert params["early_stopping"] is True
 
 
 def test_help_reads_well(tmp_path):
     top = run("--help", cwd=tmp_path).stdout
-    for command in ("train", "predict", "sweep", "surface"):
+    for command in ("train", "predict", "show", "sweep", "surface"):
         assert command in top
     train = run("train", "--help", cwd=tmp_path).stdout
     for option in ("--target", "--task", "--learning-rate", "--max-iter", "--tol", "--test-size", "--seed", "--out"):
@@ -124,16 +130,16 @@ def test_python_dash_m(entry, tmp_path):
 
 def test_l1_seed_and_plot_reach_the_fit(tmp_path):
     run("train", "housing", "--l1", "50", "--seed", "3", "--quiet", "--out", "a.json", "--plot", "pics", cwd=tmp_path)
-    meta = json.loads((tmp_path / "a.json").read_text())
-    assert meta["params"]["l1"] == 50.0 and meta["params"]["random_state"] == 3
-    assert meta["fitted"]["solver_"] == "fista"  # auto with an L1 penalty
-    assert np.any(np.ravel(meta["coef"]) == 0.0)  # the proximal step gives exact zeros
+    meta = shown(tmp_path, "a.json")
+    assert meta["header"]["params"]["l1"] == 50.0 and meta["header"]["params"]["random_state"] == 3
+    assert meta["header"]["fitted"]["solver_"] == "fista"  # auto with an L1 penalty
+    assert np.any(np.ravel(meta["arrays"]["coef"]["values"]) == 0.0)  # the proximal step gives exact zeros
     pictures = sorted(p.name for p in (tmp_path / "pics").iterdir())
     assert pictures and all((tmp_path / "pics" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
     # the seed fixes the held-out split: the same seed, the same model; another seed, another one
     run("train", "housing", "--l1", "50", "--seed", "3", "--quiet", "--out", "b.json", cwd=tmp_path)
     run("train", "housing", "--l1", "50", "--seed", "4", "--quiet", "--out", "c.json", cwd=tmp_path)
-    coef = {k: json.loads((tmp_path / f"{k}.json").read_text())["coef"] for k in "abc"}
+    coef = {k: shown(tmp_path, f"{k}.json")["arrays"]["coef"]["values"] for k in "abc"}
     assert coef["a"] == coef["b"] and coef["a"] != coef["c"]
 
 

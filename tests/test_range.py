@@ -116,7 +116,7 @@ def test_a_huge_constant_column_is_held_fixed_without_overflow(value, storage, c
     rng = np.random.default_rng(1)
     X = np.c_[np.full(12, value), rng.normal(size=12)]
     y = (X[:, 1] > 0).astype(int) if classify else 2.0 * X[:, 1] + 0.1 * rng.normal(size=12)
-    kw = {"batch_size": 4, "max_iter": 20} if solver == "minibatch" else {"solver": solver}
+    kw = {"batch_size": 4, "max_iter": 20, "random_state": 0} if solver == "minibatch" else {"solver": solver}
     if solver == "newton" and not classify:
         kw = {"solver": "lbfgs"}
     est = (LogisticRegression(l2=1.0) if classify else LinearRegression()).set_params(**kw)

@@ -199,7 +199,7 @@ def test_partial_fit_epochs_equal_fit(housing_std):
     assert stepwise.intercept_ == full.intercept_
     # the schedule kept counting across calls: 4 epochs × 16 batches
     session = stepwise._session
-    assert session.state.opt_state["1"]["count"] == 4 * 16
+    assert session.state.opt_state["learning_rate"]["count"] == 4 * 16
 
 
 def test_partial_fit_over_chunks_equals_one_epoch(housing_std):

@@ -8,6 +8,7 @@ encoded, scored and turned into ``coef_``/``intercept_``.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -40,6 +41,27 @@ __all__ = ["GradientDescentModel", "scores"]
 def scores(theta: np.ndarray, X) -> np.ndarray:
     """z = XW + b for θ of shape (n_features + 1, n_outputs); shape (n_samples, n_outputs)."""
     return kernels.scores(X, theta[:-1], theta[-1])
+
+
+def _all_or_nothing(method):
+    """``fit``/``partial_fit`` either succeed or leave the estimator exactly as it was.
+
+    Validation, target encoding and training assign attributes (``classes_``,
+    ``n_features_in_``...) as they go; on any exception, divergence and Ctrl-C
+    included, the attributes held before the call are put back.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    return wrapper
 
 
 class GradientDescentModel(BaseEstimator):
@@ -115,25 +137,7 @@ class GradientDescentModel(BaseEstimator):
 
     # ------------------------------------------------------------- helpers
     def _config(self) -> training.Config:
-        return training.Config(
-            solver=self.solver,
-            learning_rate=self.learning_rate,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            fit_intercept=self.fit_intercept,
-            l2=self.l2,
-            l1=self.l1,
-            batch_size=self.batch_size,
-            shuffle=self.shuffle,
-            momentum=self.momentum,
-            beta_1=self.beta_1,
-            beta_2=self.beta_2,
-            epsilon=self.epsilon,
-            rho=self.rho,
-            precondition=self.precondition,
-            n_iter_no_change=self.n_iter_no_change,
-            early_stopping=self.early_stopping,
-        )
+        return training.Config.from_params(self.get_params(deep=False))
 
     def _seed(self) -> int:
         if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
@@ -143,10 +147,21 @@ class GradientDescentModel(BaseEstimator):
     def _validate_X_y(self, X, y, sample_weight, reset: bool):
         return check_fit_data(self, X, y, sample_weight, reset=reset, classifier=self._is_classifier)
 
+    def _continuing(self, theta: np.ndarray, n_features: int, k: int, how: str) -> np.ndarray:
+        """``theta`` of an earlier fit, if it fits this data; else a ValueError saying what changed."""
+        if theta.shape != (n_features + 1, k):
+            had, has = (theta.shape[0] - 1, theta.shape[1]), (n_features, k)
+            raise ValueError(
+                f"{how} continues from the coefficients of the earlier fit, for {had[0]} features and {had[1]} "
+                f"output(s); this data has {has[0]} features and {has[1]} output(s) (targets, or classes beyond "
+                "two). Fit a fresh model (warm_start=False, or sklearn.base.clone) to learn a different problem."
+            )
+        return theta.copy()
+
     def _initial_theta(self, Y, loss, sample_weight, coef_init, intercept_init, n_features) -> np.ndarray:
         k = Y.shape[1]
         if self.warm_start and hasattr(self, "_theta"):
-            return self._theta.copy()
+            return self._continuing(self._theta, n_features, k, "warm_start=True")
         W = np.zeros((n_features, k))
         if coef_init is not None:
             c = np.asarray(coef_init, dtype=float)
@@ -241,6 +256,7 @@ class GradientDescentModel(BaseEstimator):
         return callback
 
     # ------------------------------------------------------------------ fit
+    @_all_or_nothing
     def fit(
         self,
         X: ArrayLike,
@@ -280,16 +296,12 @@ class GradientDescentModel(BaseEstimator):
             X, y, sample_weight, reset=not (self.warm_start and hasattr(self, "_theta"))
         )
         Y, loss = self._encode_targets(y, first_call=True)
-        if resume and self.checkpoint is not None:  # the seed of the interrupted run, even if random_state=None
-            from .checkpoint import read_checkpoint
-
-            seed = read_checkpoint(self.checkpoint).seed
-        else:
-            seed = self._seed()
+        cfg = self._config()
+        # resuming: the seed of the interrupted run, even if random_state=None
+        seed = training.resume_seed(cfg) if resume and cfg.checkpoint is not None else self._seed()
         (X_tr, y_tr, Y_tr, sw_tr), val = self._split_validation(X, y, Y, sample_weight, seed)
         data = self._make_data(X_tr, Y_tr, sw_tr)
         objective = self._make_objective(loss, data.weight_sum)
-        cfg = self._config()
         session = training.start_session(data, objective, cfg, seed)
         theta0 = self._initial_theta(Y_tr, loss, data.sample_weight, coef_init, intercept_init, X.shape[1])
         validation = None
@@ -333,48 +345,36 @@ class GradientDescentModel(BaseEstimator):
                 stop = bool(c(info)) or stop
             return stop
 
-        checkpoint = None
-        if self.checkpoint is not None:
-            from .checkpoint import Checkpointer
-
-            problem = objective.bind(data)  # the data as given: shapes and fingerprint
-            checkpointer = Checkpointer(
-                self, session, every=self.checkpoint_every, seconds=self.checkpoint_seconds, objective=problem
-            )
-            if resume:
-                checkpointer.restore(problem)
-            checkpoint = checkpointer
-        elif resume:
-            raise ValueError("resume=True needs the checkpoint parameter: the file to resume from.")
-        remaining = max_iter - (session.state.iteration if (resume and session.state is not None) else 0)
         result = training.run(
             session,
             objective,
             data,
             cfg,
             theta0=theta0,
-            max_iter=max(remaining, 0),
+            max_iter=max_iter,
             validation=validation,
             callback=combined if callbacks else None,
             record_path=self.record_path,
-            checkpoint=checkpoint,
+            estimator=self,
+            resume=resume,
         )
         special = diagnose(result) if diagnose is not None else None
         if special is not None:
-            warnings.warn(special, stacklevel=3)
+            warnings.warn(special, stacklevel=4)
         elif not result.converged and result.stop_reason == "max_iter":
             advice = "Increase max_iter or loosen tol"
-            if session.solver not in ("lbfgs", "newton"):  # never advise the setting already in use
+            if not session.optimizer.uses_curvature:  # never advise the setting already in use
                 advice += ", or use solver='auto' (L-BFGS or Newton), which converges in far fewer iterations"
             warnings.warn(
                 f"{type(self).__name__} stopped after max_iter={self.max_iter} iterations before the "
                 f"gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}. {advice}.",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return result
 
     def _store(self, result, session) -> None:
+        session.gram = session.gram_of = None  # the Gram matrix served this run; the model keeps no data
         self._theta = result.theta
         W, b = result.theta[:-1], result.theta[-1]
         self._set_coef(W, b)
@@ -396,6 +396,7 @@ class GradientDescentModel(BaseEstimator):
     def _set_coef(self, W, b) -> None:
         raise NotImplementedError
 
+    @_all_or_nothing
     def partial_fit(
         self,
         X: ArrayLike,
@@ -432,8 +433,15 @@ class GradientDescentModel(BaseEstimator):
                 "e.g. partial_fit(X, y, classes=np.unique(y_all))."
             )
         X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=first and not fitted)
-        if first and self._is_classifier and classes is not None:
-            self._set_classes(np.asarray(classes))
+        if self._is_classifier and classes is not None:
+            given = np.asarray(classes)
+            if fitted and not np.array_equal(np.unique(given), self.classes_):
+                raise ValueError(
+                    f"partial_fit: classes={given.tolist()} differ from the model's classes_={self.classes_.tolist()} "
+                    "(from the first partial_fit call or from fit). Pass the same classes, or fit a fresh model."
+                )
+            if first and not fitted:
+                self._set_classes(given)
         Y, loss = self._encode_targets(y, first_call=False)
         if self.solver != "auto" and self.solver not in MINIBATCH_SOLVERS:
             raise ValueError(
@@ -450,13 +458,13 @@ class GradientDescentModel(BaseEstimator):
             objective = self._make_objective(loss, data.weight_sum)
             session = training.start_session(data, objective, cfg, self._seed())
             if fitted:  # continue from the coefficients of an earlier fit
-                theta0 = self._theta
+                theta0 = self._continuing(self._theta, X.shape[1], Y.shape[1], "partial_fit")
             else:
                 theta0 = self._initial_theta(Y, loss, data.sample_weight, None, None, X.shape[1])
         else:
             session = self._session
             objective = self._make_objective(loss, data.weight_sum)
-            theta0 = self._theta
+            theta0 = self._continuing(self._theta, X.shape[1], Y.shape[1], "partial_fit")
             if session.state is not None:
                 session.state.stopped = None  # each call is one more epoch, whatever stopped the last
         result = training.run(session, objective, data, cfg, theta0=theta0, max_iter=1, record_path=self.record_path)

@@ -63,9 +63,10 @@ def load_data(data: str, *, target: str | None = None, task: str | None = None):
         if distinct.size < 2:
             raise CLIError(
                 f"{data}: the target column {table.target_name!r} has a single value "
-                f"({distinct[0]!r}); there is nothing to learn."
+                f"({str(distinct[0])!r}); there is nothing to learn."
             )
-        guessed = "classification" if distinct.size == 2 or y.dtype == object else "regression"
+        labels = y.dtype == object or (distinct.size == 2 and np.array_equal(y, np.round(y)))
+        guessed = "classification" if labels else "regression"  # two non-integral numbers are a measurement
     task = task or guessed
     if task == "regression" and y.dtype == object:
         raise CLIError(

@@ -12,7 +12,7 @@ Each handler returns an exit status; errors are raised as exceptions that
     ``--standardize`` standardises the features first (recommended for raw
     data such as ``housing``, whose condition number is about 10⁸).
 
-``gdlearn surface MODEL.json DATA``
+``gdlearn surface MODEL DATA``
     Draws the loss J over two parameters (``--params w0,b``) around a model
     saved by ``gdlearn train --out``, with every other parameter held at the
     saved value, as contour and 3-D PNGs in ``--plot DIR``.  J is measured on
@@ -74,9 +74,9 @@ def add_commands(subparsers) -> None:
         description="Draw the loss J over two parameters of a saved model (all others held at their saved values) "
         "as contour and 3-D pictures, with the path of gradient descent from a refit of the model with "
         "solver='gd' (see docs/plotting.md).",
-        epilog="Example: gdlearn surface model.json housing --params LSTAT,b --plot plots",
+        epilog="Example: gdlearn surface model.safetensors housing --params LSTAT,b --plot plots",
     )
-    f.add_argument("model", metavar="MODEL.json", help="a model file written by 'gdlearn train --out'")
+    f.add_argument("model", metavar="MODEL", help="a model file written by 'gdlearn train --out'")
     f.add_argument("data", metavar="DATA", help="'housing', 'breast-cancer', or a CSV file with the model's columns")
     f.add_argument(
         "--params",
@@ -210,8 +210,10 @@ def _cmd_surface(args) -> int:
     from .plotting import _resolve_params, save_surface_plots
 
     need_matplotlib()
-    if args.grid_size < 2:
-        raise CLIError(f"--grid-size must be at least 2, got {args.grid_size}.")
+    from .plotting.surface import MAX_GRID_SIZE
+
+    if not 2 <= args.grid_size <= MAX_GRID_SIZE:
+        raise CLIError(f"--grid-size must be from 2 to {MAX_GRID_SIZE}, got {args.grid_size}.")
     if args.span is not None and not args.span > 0:
         raise CLIError(f"--span must be positive, got {args.span}.")
     params = [p.strip() for p in args.params.split(",") if p.strip()]

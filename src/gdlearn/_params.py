@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 from .optim.factory import SOLVERS
 from .optim.schedules import Schedule
 
@@ -69,6 +71,10 @@ PARAMETER_RULES: dict[str, tuple] = {
     "checkpoint": (lambda x: x is None or isinstance(x, str) or hasattr(x, "__fspath__"), "None or a file path"),
     "checkpoint_every": (lambda x: _int(x) and x >= 1, "an integer >= 1 (iterations)"),
     "checkpoint_seconds": (lambda x: x is None or (_real(x) and x > 0), "None or a positive number of seconds"),
+    "random_state": (  # what numpy's RandomState (and so scikit-learn's splitters) accept as a seed
+        lambda x: x is None or isinstance(x, np.random.RandomState) or (_int(x) and 0 <= x < 2**32),
+        "None, an integer in [0, 2**32 - 1] or a numpy RandomState",
+    ),
 }
 
 

@@ -17,11 +17,13 @@ exits with status 130.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import math
 import os
 import shlex
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -126,6 +128,12 @@ def _cmd_train(args) -> int:
     if not 0 <= args.test_size < 1:
         raise CLIError(f"--test-size must be in [0, 1), got {args.test_size}.")
     if args.test_size > 0:
+        n_test = math.ceil(args.test_size * len(y))  # as train_test_split rounds
+        if n_test < 2 or len(y) - n_test < 2:
+            raise CLIError(
+                f"--test-size {args.test_size:g} of {len(y)} rows leaves {n_test} for testing and {len(y) - n_test} "
+                "for training; each needs at least 2. Use another --test-size, or --test-size 0 to train on all rows."
+            )
         stratify = y if task == "classification" else None
         try:
             X_tr, X_te, y_tr, y_te = train_test_split(
@@ -138,6 +146,8 @@ def _cmd_train(args) -> int:
 
     model = _make_model(args, task)
     checkpoint = args.checkpoint or (str(args.out) + ".ckpt" if args.out else ".gdlearn-train.ckpt")
+    if any(f and _same_file(f, checkpoint) for f in (args.data, args.out)):
+        raise CLIError(f"--checkpoint {checkpoint!r} is also the data or the model file; name another file.")
     model.set_params(checkpoint=checkpoint, checkpoint_every=args.checkpoint_every)
     if args.resume and not os.path.exists(checkpoint):
         raise CLIError(f"--resume: no checkpoint file {checkpoint!r} to resume from.")
@@ -162,6 +172,15 @@ def _cmd_train(args) -> int:
             file=sys.stderr,
         )
         return 130
+    model.set_params(checkpoint=None)  # the run's own file, not a setting of the model
+    if args.out:  # first: nothing after training may lose it
+        from .persistence import save
+
+        model.feature_names_in_ = np.asarray(names, dtype=object)  # the CSV's columns, matched at predict time
+        try:
+            save(model, args.out)
+        finally:  # the metrics and pictures below take arrays
+            del model.feature_names_in_
     if os.path.exists(checkpoint):
         os.remove(checkpoint)  # the run finished: the model file is the result
     _print_table(f"gdlearn {task} on {args.data}", _metrics(model, task, X_tr, y_tr, X_te, y_te))
@@ -173,11 +192,20 @@ def _cmd_train(args) -> int:
         for f in save_training_plots(model, X_tr, y_tr, X_te, y_te, args.plot):
             print(f"wrote {f}")
     if args.out:
-        from .persistence import save
-
-        model.feature_names_in_ = np.asarray(names, dtype=object)  # the CSV's columns, matched at predict time
-        save(model, args.out)
         print(f"model saved to {args.out}")
+    return 0
+
+
+def _same_file(a: str, b: str) -> bool:
+    both = os.path.exists(a) and os.path.exists(b)
+    return os.path.realpath(a) == os.path.realpath(b) or (both and os.path.samefile(a, b))
+
+
+# -------------------------------------------------------------------- show
+def _cmd_show(args) -> int:
+    from .persistence import show
+
+    sys.stdout.write(show(args.file) + "\n")
     return 0
 
 
@@ -203,23 +231,22 @@ def _cmd_predict(args) -> int:
     if proba is not None:
         header += [f"proba_{c}" for c in model.classes_]
         columns += [proba[:, k] for k in range(proba.shape[1])]
-    lines = [",".join(header)]
-    for i in range(len(pred)):
-        lines.append(",".join(_cell(col[i]) for col in columns))
-    text = "\n".join(lines) + "\n"
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")  # quotes labels holding commas, quotes or newlines
+    writer.writerow(header)
+    writer.writerows(zip(*([_cell(v) for v in col] for col in columns)))
     if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+        from ._fileformat import atomic_write
+
+        atomic_write(args.out, buffer.getvalue().encode("utf-8"))  # a full disk keeps the old predictions
         print(f"wrote {len(pred)} predictions to {args.out}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(buffer.getvalue())
     return 0
 
 
 def _cell(value) -> str:
-    if isinstance(value, (float, np.floating)):
-        return repr(float(value))
-    text = str(value)
-    return f'"{text}"' if ("," in text or '"' in text) else text
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
 
 
 # ------------------------------------------------------------------ parser
@@ -238,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train a model on a bundled data set or a CSV file",
         description="Train linear regression (numeric target) or logistic regression (class labels) by gradient "
         "descent, show progress, and print train/test metrics.",
-        epilog="Examples: gdlearn train housing | gdlearn train prices.csv --target price --out model.json",
+        epilog="Examples: gdlearn train housing | gdlearn train prices.csv --target price --out model.safetensors",
     )
     t.add_argument("data", metavar="DATA", help="'housing', 'breast-cancer', or a CSV file with a header row")
     t.add_argument("--target", help="target column of a CSV file (default: the last column)")
@@ -257,11 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--early-stopping", action="store_true", help="hold out 10%% and stop when validation loss stalls")
     t.add_argument("--test-size", type=float, default=0.2, metavar="F", help="held-out fraction (default 0.2; 0: none)")
     t.add_argument("--seed", type=int, default=0, help="random seed of the split and the solver (default 0)")
-    t.add_argument("--out", metavar="MODEL.json", help="save the fitted model to this JSON file")
+    t.add_argument("--out", metavar="MODEL", help="save the fitted model to this file (read it with 'gdlearn show')")
     t.add_argument("--plot", metavar="DIR", help="write pictures of the training (PNG) to this directory")
-    t.add_argument(
-        "--checkpoint", metavar="FILE", help="checkpoint file (default: MODEL.json.ckpt or .gdlearn-train.ckpt)"
-    )
+    t.add_argument("--checkpoint", metavar="FILE", help="checkpoint file (default: MODEL.ckpt or .gdlearn-train.ckpt)")
     t.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="iterations between checkpoints")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -271,12 +296,22 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         help="predict with a saved model",
         description="Predict with a model saved by 'gdlearn train --out'. Columns are matched by name.",
-        epilog="Example: gdlearn predict model.json new.csv --out predictions.csv",
+        epilog="Example: gdlearn predict model.safetensors new.csv --out predictions.csv",
     )
-    p.add_argument("model", metavar="MODEL.json", help="a model file written by 'gdlearn train --out'")
+    p.add_argument("model", metavar="MODEL", help="a model file written by 'gdlearn train --out'")
     p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row holding the model's feature columns")
     p.add_argument("--out", metavar="FILE.csv", help="write predictions here (default: standard output)")
     p.set_defaults(func=_cmd_predict)
+
+    s = sub.add_parser(
+        "show",
+        help="print a model or checkpoint file as text",
+        description="Print a model (or checkpoint) file as JSON: its header (estimator, parameters, labels, "
+        "diagnostics) and every array's dtype, shape and values.",
+        epilog="Example: gdlearn show model.safetensors",
+    )
+    s.add_argument("file", metavar="FILE", help="a file written by 'gdlearn train --out' or a checkpoint")
+    s.set_defaults(func=_cmd_show)
 
     try:
         from ._cli_plots import add_commands
@@ -305,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     except ArithmeticError as exc:  # DivergenceError and friends
         print(f"gdlearn: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a symbolic-link loop, a device error
+        print(f"gdlearn: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
 
 
 def _one_line(exc: BaseException) -> str:

@@ -127,7 +127,7 @@ def minimize(
     callback: Callable[[IterationInfo], bool | None] | None = None,
     record_path: Callable[[np.ndarray], np.ndarray] | None = None,
     state: SolverState | None = None,
-    checkpoint: Callable[[SolverState, bool], None] | None = None,
+    checkpoint=None,
 ) -> FitResult:
     """Minimise ``objective`` from ``theta0`` (or from ``state``) with ``optimizer``.
 
@@ -154,8 +154,10 @@ def minimize(
         θ ↦ parameters to record (e.g. mapped to the user's units).
     state : SolverState, optional
         Resume from it instead of starting at ``theta0``.
-    checkpoint : callable, optional
-        ``checkpoint(state, final)`` after each iteration; it decides whether to write.
+    checkpoint : Checkpointer, optional
+        Called as ``checkpoint(state, final)`` after each completed iteration
+        (it decides whether to write), and ``checkpoint.interrupted()`` on
+        Ctrl-C, which returns (path or None, iteration saved or None).
 
     Returns
     -------
@@ -241,9 +243,8 @@ def minimize(
                 checkpoint(state, converged)
             if converged:
                 break
-    except KeyboardInterrupt as exc:
-        saved = checkpoint(state, True) if checkpoint is not None else None
-        done = getattr(checkpoint, "saved_iteration", None)
+    except KeyboardInterrupt as exc:  # the checkpoint saves the last *completed* iteration it was handed
+        saved, done = checkpoint.interrupted() if checkpoint is not None else (None, None)
         done = state.iteration if done is None else done
         raise FitInterrupted(f"Fit interrupted after iteration {done}.", checkpoint=saved, iteration=done) from exc
 

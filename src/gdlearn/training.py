@@ -18,6 +18,7 @@ How a fit reads X (``docs/architecture.md``):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,16 @@ from .data.stats import Statistics
 from .exceptions import DivergenceError
 from .lipschitz import lipschitz_constant, lipschitz_from_statistics, minibatch_lipschitz
 from .objective import Objective, Problem
-from .optim.factory import NEWTON_MAX_PARAMS, _user_fixed_step, check_compatible, make_optimizer, resolve_solver
+from .optim.factory import (
+    HYPERPARAMETERS,
+    NEWTON_MAX_PARAMS,
+    OptimizerSpec,
+    _user_fixed_step,
+    capabilities,
+    check_compatible,
+    make_spec,
+    resolve_solver,
+)
 from .optim.schedules import Schedule
 from .preconditioning import Coordinates, diagonal_coordinates, whitened_coordinates
 from .solver import FitResult, SolverState, minimize
@@ -42,7 +52,7 @@ DENSE_MAX_FEATURES = 512
 
 @dataclass
 class Config:
-    """The estimator's settings that shape a fit (validated by the estimator)."""
+    """The estimator's settings that shape a fit (validated by the estimator); see :meth:`from_params`."""
 
     solver: str = "auto"
     learning_rate: Any = "auto"
@@ -53,14 +63,20 @@ class Config:
     l1: float = 0.0
     batch_size: int | None = None
     shuffle: bool = True
-    momentum: float = 0.9
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-8
-    rho: float = 0.9
     precondition: Any = "auto"
     n_iter_no_change: int = 10
     early_stopping: bool = False
+    checkpoint: Any = None
+    checkpoint_every: int = 100
+    checkpoint_seconds: float | None = None
+    #: the optimizer's hyperparameters (:data:`gdlearn.optim.factory.HYPERPARAMETERS`), passed on to its spec
+    hyper: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_params(cls, params: dict) -> Config:
+        """The settings among an estimator's ``get_params()``, picked by name."""
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "hyper"]
+        return cls(**{k: params[k] for k in names}, hyper={k: params[k] for k in HYPERPARAMETERS})
 
 
 @dataclass
@@ -70,6 +86,8 @@ class Session:
     solver: str
     optimizer: Any
     seed: int
+    spec: OptimizerSpec | None = None  # the optimizer is spec.build(); resume rebuilds it from the spec
+    auto_lr: bool = True  # the step size was chosen by gdlearn (1/L, a default), not fixed by the user
     coords: Coordinates | None = None
     lipschitz: float | None = None
     state: SolverState | None = None
@@ -77,6 +95,10 @@ class Session:
     gram: GramSource | None = None
     gram_of: Any = None  # the data source the Gram matrix was formed from
     extra: dict = field(default_factory=dict)
+
+    def __getstate__(self) -> dict:
+        """Pickle without the caches of one fit's data (the statistics, the Gram matrix, the data itself)."""
+        return {**self.__dict__, "stats": None, "gram": None, "gram_of": None}
 
     def problem(self, objective: Objective, data) -> Problem:
         """The objective on ``data`` in the solver's coordinates (read from the Gram matrix where it can be)."""
@@ -93,10 +115,6 @@ class Session:
     def value_scale(self) -> float:
         """The solver minimises J / value_scale (see :mod:`gdlearn.preconditioning`)."""
         return 1.0 if self.coords is None else self.coords.value_scale
-
-
-#: solvers that scale each coordinate themselves: they keep the features' own axes (diagonal preconditioning)
-_PER_COORDINATE = ("adagrad", "rmsprop", "adam")
 
 
 def preconditioning_kind(cfg: Config, data, *, minibatch: bool, solver: str = "auto") -> str | None:
@@ -116,7 +134,9 @@ def preconditioning_kind(cfg: Config, data, *, minibatch: bool, solver: str = "a
     if setting is False or (setting == "auto" and _user_fixed_step(cfg.learning_rate)):
         return None
     dense_ok = not data.sparse and data.n_features <= DENSE_MAX_FEATURES and not minibatch and cfg.l1 == 0
-    dense_ok = dense_ok and solver not in _PER_COORDINATE and (solver != "newton" or setting == "dense")
+    flags = capabilities(solver) if solver != "auto" else None
+    if flags is not None:  # a method that scales each axis itself, or does not care for coordinates
+        dense_ok = dense_ok and not flags.per_coordinate and (not flags.affine_invariant or setting == "dense")
     if setting == "diagonal" or not dense_ok or data.n_features < 2:
         return "diagonal"
     return "dense"
@@ -159,16 +179,9 @@ def start_session(data, objective: Objective, cfg: Config, seed: int) -> Session
             L = minibatch_lipschitz(L, _row_lipschitz(session, objective, data), data.n_samples, cfg.batch_size)
         return 1.0 / L if L > 0 else 1.0
 
-    session.optimizer = make_optimizer(
-        name,
-        cfg.learning_rate,
-        auto_lr=auto_lr,
-        momentum=cfg.momentum,
-        beta_1=cfg.beta_1,
-        beta_2=cfg.beta_2,
-        epsilon=cfg.epsilon,
-        rho=cfg.rho,
-    )
+    session.spec = make_spec(name, cfg.learning_rate, auto_lr=auto_lr, hyper=cfg.hyper)
+    session.auto_lr = not _user_fixed_step(cfg.learning_rate)
+    session.optimizer = session.spec.build()
     return session
 
 
@@ -269,16 +282,42 @@ def run(
     validation: tuple[Any, Callable] | None = None,
     callback=None,
     record_path: bool = False,
-    checkpoint=None,
+    estimator=None,
+    resume: bool = False,
 ) -> FitResult:
     """Run ``max_iter`` iterations on ``data``, continuing from ``session.state`` if any.
 
     ``theta0`` is in the user's coordinates; the result's ``theta`` and ``path``
     are converted back to them.  ``validation`` is (validation data source,
-    score function of θ).  On divergence, re-raises
+    score function of θ).  With ``cfg.checkpoint`` set and the ``estimator``
+    given (its class, parameters and labels identify the fit), the state is
+    checkpointed as the solver goes (:class:`gdlearn.checkpoint.Checkpointer`);
+    ``resume=True`` first restores it from that file and runs what is left of
+    ``max_iter``.  On divergence, re-raises
     :class:`~gdlearn.exceptions.DivergenceError` with a message that names the
     iteration, the loss and the largest stable step size for this data.
     """
+    checkpoint = None
+    if cfg.checkpoint is not None and estimator is not None:
+        from .checkpoint import Checkpointer
+
+        series = ("loss", "grad_norm") + (("val_loss", "val_score", "score") if validation is not None else ())
+        checkpoint = Checkpointer(
+            cfg.checkpoint,
+            estimator,
+            session,
+            data,
+            series=series,
+            record_path=record_path,
+            every=cfg.checkpoint_every,
+            seconds=cfg.checkpoint_seconds,
+            max_iter=cfg.max_iter,
+        )
+        if resume:
+            session.state = checkpoint.restore()
+            max_iter = max(max_iter - session.state.iteration, 0)
+    elif resume:
+        raise ValueError("resume=True needs the checkpoint parameter: the file to resume from.")
     problem = session.problem(objective, data)
     c = session.value_scale
     if callback is not None and c != 1.0:
@@ -318,6 +357,13 @@ def run(
     result.theta = session.to_original(result.theta)
     result.history = _user_units(result.history, c)
     return result
+
+
+def resume_seed(cfg: Config) -> int:
+    """The seed of the interrupted fit that ``cfg.checkpoint`` holds (a ``random_state=None`` run resumes too)."""
+    from .checkpoint import read_checkpoint
+
+    return read_checkpoint(cfg.checkpoint).seed
 
 
 def _user_units(history: dict, c: float) -> dict:

@@ -10,8 +10,10 @@ reported as a :class:`ValueError` naming the file, the line and the column.
 from __future__ import annotations
 
 import csv as _csv
+import io
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,11 +88,15 @@ def read_csv(
         raise FileNotFoundError(f"{path}: no such file. Give a CSV file with a header row, or 'housing'.")
     if os.path.isdir(path):
         raise ValueError(f"{path}: is a directory, not a CSV file.")
+    too_big = f"{path}: the file is larger than {max_bytes:,} bytes; this reader holds it in memory."
     if os.path.getsize(path) > max_bytes:
-        raise ValueError(f"{path}: the file is larger than {max_bytes} bytes; this reader holds it in memory.")
+        raise ValueError(too_big)
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [row for row in _csv.reader(f, strict=True)]
+            text = f.read(max_bytes + 1)  # bounded: a pipe or a device reports no size
+        if len(text) > max_bytes:
+            raise ValueError(too_big)
+        rows = [row for row in _csv.reader(io.StringIO(text, newline=""), strict=True)]
     except UnicodeDecodeError as exc:
         raise ValueError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start}).") from None
     except _csv.Error as exc:
@@ -104,7 +110,7 @@ def read_csv(
         raise ValueError(f"{path}: the file has a header but no data rows.")
     if any(h == "" for h in header):
         raise ValueError(f"{path}: the header row has an empty column name (column {header.index('') + 1}).")
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
     if dupes:
         raise ValueError(f"{path}: duplicate column names in the header: {', '.join(dupes)}.")
     if all(_parse_number(h) is not None for h in header):
@@ -116,7 +122,8 @@ def read_csv(
             raise ValueError(f"{path}, line {i}: {len(row)} values but the header names {len(header)} columns.")
 
     if columns is not None:
-        missing = [str(c) for c in columns if c not in header]
+        names = set(header)
+        missing = [str(c) for c in columns if c not in names]
         if missing:
             raise ValueError(f"{path}: the model needs the columns {', '.join(missing)}, which the file lacks.")
         target, require_target = None, False
@@ -124,10 +131,9 @@ def read_csv(
         target = header[-1]
     if target is not None and target not in header:
         raise ValueError(f"{path}: no column named {target!r}; the columns are: {', '.join(header)}.")
-    t = header.index(target) if target is not None else None
-    feature_idx = (
-        [header.index(c) for c in columns] if columns is not None else [j for j in range(len(header)) if j != t]
-    )
+    position = {h: j for j, h in enumerate(header)}
+    t = position[target] if target is not None else None
+    feature_idx = [position[c] for c in columns] if columns is not None else [j for j in range(len(header)) if j != t]
     if not feature_idx:
         raise ValueError(f"{path}: there are no feature columns besides the target {target!r}.")
 

@@ -2,7 +2,7 @@
 
 from .backtracking import Backtracking
 from .base import Optimizer
-from .factory import SOLVERS, make_optimizer, resolve_solver
+from .factory import SOLVERS, OptimizerSpec, make_spec, resolve_solver
 from .fista import FISTA
 from .lbfgs import LBFGS
 from .newton import Newton
@@ -15,7 +15,8 @@ __all__ = [
     "LBFGS",
     "Newton",
     "SOLVERS",
-    "make_optimizer",
+    "OptimizerSpec",
+    "make_spec",
     "resolve_solver",
     "Schedule",
     "Constant",

@@ -10,9 +10,14 @@ An optimizer is an object with explicit state:
     each full-batch iteration costs one gradient evaluation for the
     gradient-descent family.
 
-Flags tell the solver what to expect: ``expects_descent`` (every step must
-decrease J: an increase means the step is too large), ``full_batch_only`` and
-``supports_l1``.
+Flags say what an optimizer can do; they are the one source of truth for
+which settings combine (:func:`gdlearn.optim.factory.check_compatible`) and
+which coordinates suit it (:func:`gdlearn.training.preconditioning_kind`):
+``expects_descent`` (every step must decrease J: an increase means the step is
+too large), ``full_batch_only``, ``supports_l1``, ``per_coordinate`` (it scales
+each coordinate itself, so it keeps the features' own axes),
+``affine_invariant`` (its iterates do not depend on the coordinates) and
+``uses_curvature`` (a quasi-Newton or Newton method).
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ class Optimizer:
     expects_descent = False
     full_batch_only = False
     supports_l1 = True
+    per_coordinate = False
+    affine_invariant = False
+    uses_curvature = False
 
     def init(self, theta: np.ndarray) -> dict:
         raise NotImplementedError

@@ -22,8 +22,10 @@ methods, whose steps do not scale with L.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from . import first_order
 from .backtracking import Backtracking
@@ -33,7 +35,17 @@ from .lbfgs import LBFGS
 from .newton import Newton
 from .schedules import Constant, ExponentialDecay, Schedule
 
-__all__ = ["SOLVERS", "MINIBATCH_SOLVERS", "ADAPTIVE_AUTO_LR", "NEWTON_MAX_PARAMS", "resolve_solver", "make_optimizer"]
+__all__ = [
+    "SOLVERS",
+    "MINIBATCH_SOLVERS",
+    "ADAPTIVE_AUTO_LR",
+    "NEWTON_MAX_PARAMS",
+    "HYPERPARAMETERS",
+    "OptimizerSpec",
+    "capabilities",
+    "resolve_solver",
+    "make_spec",
+]
 
 SOLVERS = ("auto", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "fista", "lbfgs", "newton")
 
@@ -43,8 +55,76 @@ NEWTON_MAX_PARAMS = 64
 #: ``learning_rate="auto"`` for the adaptive methods (in standardised coordinates).
 ADAPTIVE_AUTO_LR = {"adagrad": 0.5, "rmsprop": ExponentialDecay(0.01, rate=5e-4), "adam": 0.05}
 
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """Everything that defines an optimizer, settled once per training session.
+
+    ``build()`` makes the same optimizer every time (a resumed fit rebuilds it
+    from the session's spec).  A hyperparameter is a field here and an argument
+    of the block that uses it, nowhere else.
+
+    Attributes
+    ----------
+    solver : str
+        A concrete solver (not ``"auto"``).
+    learning_rate : Schedule, "backtracking" or None
+        With ``lr`` resolved to a number; None for L-BFGS and Newton, which
+        choose their steps by line search.
+    momentum, beta_1, beta_2, epsilon, rho : float
+        β of momentum/nesterov; Adam's β₁, β₂; ε of the adaptive methods; γ of RMSProp.
+    """
+
+    solver: str
+    learning_rate: Schedule | str | None = None
+    momentum: float = 0.9
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+    rho: float = 0.9
+
+    @property
+    def lr(self) -> float | None:
+        """The schedule's base step α (None without a schedule)."""
+        return float(self.learning_rate.lr) if isinstance(self.learning_rate, Schedule) else None
+
+    def with_lr(self, lr: float) -> OptimizerSpec:
+        """This spec with the schedule's base step replaced (a checkpoint's 1/L)."""
+        return dataclasses.replace(self, learning_rate=dataclasses.replace(self.learning_rate, lr=lr))
+
+    def build(self) -> Optimizer:
+        name, schedule = self.solver, self.learning_rate
+        if name == "lbfgs":
+            return LBFGS()
+        if name == "newton":
+            return Newton()
+        if schedule == "backtracking":
+            return Backtracking()
+        builders: dict[str, Callable[[], Optimizer]] = {
+            "fista": lambda: FISTA(schedule),
+            "gd": lambda: first_order.gd(schedule),
+            "momentum": lambda: first_order.momentum(schedule, self.momentum),
+            "nesterov": lambda: first_order.nesterov(schedule, self.momentum),
+            "adagrad": lambda: first_order.adagrad(schedule, eps=self.epsilon),
+            "rmsprop": lambda: first_order.rmsprop(schedule, decay=self.rho, eps=self.epsilon),
+            "adam": lambda: first_order.adam(schedule, b1=self.beta_1, b2=self.beta_2, eps=self.epsilon),
+        }
+        if name not in builders:
+            raise ValueError(f"Unknown solver {name!r}; choose one of {', '.join(repr(s) for s in SOLVERS)}.")
+        return builders[name]()
+
+
+#: The optimizer hyperparameters among the estimators' parameters (fields of :class:`OptimizerSpec`).
+HYPERPARAMETERS = tuple(f.name for f in dataclasses.fields(OptimizerSpec))[2:]
+
+
+def capabilities(solver: str) -> Optimizer:
+    """An optimizer ``solver`` builds, for its flags (``full_batch_only``, ``supports_l1``, ...)."""
+    return OptimizerSpec(solver, None if solver in ("lbfgs", "newton") else Constant(1.0)).build()
+
+
 #: solvers that can step on mini-batches (the others work on the full batch only)
-MINIBATCH_SOLVERS = ("gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
+MINIBATCH_SOLVERS = tuple(s for s in SOLVERS[1:] if not capabilities(s).full_batch_only)
 
 
 def _user_fixed_step(learning_rate) -> bool:
@@ -72,12 +152,13 @@ def resolve_solver(solver: str, learning_rate, *, minibatch: bool, has_l1: bool,
 
 def check_compatible(name: str, learning_rate, *, minibatch: bool, has_l1: bool) -> None:
     """Raise ValueError for combinations that cannot work, saying what to do instead."""
-    if minibatch and name not in MINIBATCH_SOLVERS:
+    flags = capabilities(name)
+    if minibatch and flags.full_batch_only:
         raise ValueError(
             f"solver={name!r} works on the full batch only; with batch_size set use one of "
             f"{', '.join(repr(s) for s in MINIBATCH_SOLVERS)}, or set batch_size=None."
         )
-    if has_l1 and name in ("lbfgs", "newton"):
+    if has_l1 and not flags.supports_l1:
         raise ValueError(f"solver={name!r} cannot handle an L1 penalty (l1 > 0); use solver='fista' or 'auto'.")
     if learning_rate == "backtracking" and (name != "gd" or minibatch):
         raise ValueError(
@@ -86,18 +167,8 @@ def check_compatible(name: str, learning_rate, *, minibatch: bool, has_l1: bool)
         )
 
 
-def make_optimizer(
-    name: str,
-    learning_rate,
-    *,
-    auto_lr: Callable[[], float],
-    momentum: float = 0.9,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    epsilon: float = 1e-8,
-    rho: float = 0.9,
-) -> Optimizer:
-    """Build the optimizer ``name`` (a concrete solver, not ``"auto"``).
+def make_spec(name: str, learning_rate, *, auto_lr: Callable[[], float], hyper: dict) -> OptimizerSpec:
+    """The :class:`OptimizerSpec` of solver ``name`` (concrete) with ``learning_rate`` resolved.
 
     Parameters
     ----------
@@ -106,16 +177,11 @@ def make_optimizer(
     auto_lr : callable
         Returns the step ``"auto"`` stands for in the gradient-descent family
         (1/L); called only when needed.
-    momentum, beta_1, beta_2, epsilon, rho : float
-        β of momentum/nesterov; Adam's β₁, β₂; ε of the adaptive methods;
-        γ (decay) of RMSProp.
+    hyper : dict
+        The estimator's :data:`HYPERPARAMETERS`.
     """
-    if name == "lbfgs":
-        return LBFGS()
-    if name == "newton":
-        return Newton()
-    if learning_rate == "backtracking":
-        return Backtracking()
+    if name in ("lbfgs", "newton") or learning_rate == "backtracking":
+        return OptimizerSpec(name, None if name in ("lbfgs", "newton") else "backtracking", **hyper)
     schedule = learning_rate if isinstance(learning_rate, Schedule) else Constant(learning_rate)
     if schedule.lr == "auto":
         default = ADAPTIVE_AUTO_LR.get(name)
@@ -125,18 +191,4 @@ def make_optimizer(
             schedule = schedule.resolve(default.lr)
         else:
             schedule = schedule.resolve(default if default is not None else auto_lr())
-    if name == "fista":
-        return FISTA(schedule)
-    if name == "gd":
-        return first_order.gd(schedule)
-    if name == "momentum":
-        return first_order.momentum(schedule, momentum)
-    if name == "nesterov":
-        return first_order.nesterov(schedule, momentum)
-    if name == "adagrad":
-        return first_order.adagrad(schedule, eps=epsilon)
-    if name == "rmsprop":
-        return first_order.rmsprop(schedule, decay=rho, eps=epsilon)
-    if name == "adam":
-        return first_order.adam(schedule, b1=beta_1, b2=beta_2, eps=epsilon)
-    raise ValueError(f"Unknown solver {name!r}; choose one of {', '.join(repr(s) for s in SOLVERS)}.")
+    return OptimizerSpec(name, schedule, **hyper)

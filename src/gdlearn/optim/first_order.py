@@ -38,8 +38,10 @@ class FirstOrder(Optimizer):
     expects_descent : bool
         True for plain gradient descent, whose loss decreases at every step
         exactly when α < 2/L.
-    stability : callable, optional
-        L ↦ largest stable fixed α on a quadratic, for error messages.
+    stability : str, optional
+        Which rule of :data:`STABILITY` gives the largest stable fixed α on a
+        quadratic, for error messages (a name, not a function, so that a fitted
+        model pickles).
     """
 
     def __init__(self, name: str, transform: Chain, *, expects_descent: bool = False, stability=None) -> None:
@@ -48,6 +50,7 @@ class FirstOrder(Optimizer):
         self.expects_descent = expects_descent
         self._stability = stability
         self.schedule = transform.blocks[-1].schedule
+        self.per_coordinate = any(getattr(b, "per_coordinate", False) for b in transform.blocks)
 
     def init(self, theta):
         return self.transform.init(theta)
@@ -63,22 +66,31 @@ class FirstOrder(Optimizer):
         return new, value, grad, state
 
     def current_lr(self, state):
-        return state[str(len(self.transform.blocks) - 1)]["lr"]
+        return state[self.transform.blocks[-1].name]["lr"]
 
     def max_stable_lr(self, L):
-        return None if self._stability is None or L <= 0 else self._stability(L)
+        if self._stability is None or L <= 0:
+            return None
+        beta = next((b.beta for b in self.transform.blocks if isinstance(b, Trace)), 0.0)
+        return STABILITY[self._stability](L, beta)
+
+
+#: (L, β) ↦ the largest fixed α that cannot diverge on a quadratic with curvature up to L
+STABILITY = {
+    "gd": lambda L, beta: 2.0 / L,
+    "momentum": lambda L, beta: 2.0 * (1 + beta) / L,
+    "nesterov": lambda L, beta: 2.0 * (1 + beta) / ((1 + 2 * beta) * L),
+}
 
 
 def gd(schedule: Schedule) -> FirstOrder:
     """Plain gradient descent θ ← θ − α_t ∇J(θ); stable for α < 2/L."""
-    return FirstOrder("gd", Chain(ScaleByLearningRate(schedule)), expects_descent=True, stability=lambda L: 2.0 / L)
+    return FirstOrder("gd", Chain(ScaleByLearningRate(schedule)), expects_descent=True, stability="gd")
 
 
 def momentum(schedule: Schedule, beta: float = 0.9) -> FirstOrder:
     """Heavy-ball momentum; on a quadratic, stable for α < 2(1 + β)/L."""
-    return FirstOrder(
-        "momentum", Chain(Trace(beta), ScaleByLearningRate(schedule)), stability=lambda L: 2.0 * (1 + beta) / L
-    )
+    return FirstOrder("momentum", Chain(Trace(beta), ScaleByLearningRate(schedule)), stability="momentum")
 
 
 def nesterov(schedule: Schedule, beta: float = 0.9) -> FirstOrder:
@@ -86,7 +98,7 @@ def nesterov(schedule: Schedule, beta: float = 0.9) -> FirstOrder:
     return FirstOrder(
         "nesterov",
         Chain(Trace(beta, nesterov=True), ScaleByLearningRate(schedule)),
-        stability=lambda L: 2.0 * (1 + beta) / ((1 + 2 * beta) * L),
+        stability="nesterov",
     )
 
 

@@ -37,6 +37,7 @@ class LBFGS(Optimizer):
     name = "lbfgs"
     full_batch_only = True
     supports_l1 = False
+    uses_curvature = True
 
     def __init__(self, memory: int = 10, c1: float = 1e-4, max_backtracks: int = 40) -> None:
         self.memory, self.c1, self.max_backtracks = memory, c1, max_backtracks

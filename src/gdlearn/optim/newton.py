@@ -78,6 +78,8 @@ class Newton(Optimizer):
     name = "newton"
     full_batch_only = True
     supports_l1 = False
+    affine_invariant = True
+    uses_curvature = True
 
     def __init__(self, c1: float = 1e-4, max_backtracks: int = 40) -> None:
         self.c1, self.max_backtracks = c1, max_backtracks

@@ -1,7 +1,8 @@
 """Gradient transformations: small blocks with explicit state (after optax).
 
 Each block has ``init(theta) -> state`` and ``update(g, state) -> (u, state)``;
-``chain`` composes them.  The last block of every optimizer is
+``chain`` composes them, keying each block's state by the block's name (as
+optax names its states), so a checkpoint says whose moments it holds.  The last block of every optimizer is
 :class:`ScaleByLearningRate`, which turns a direction into the update
 ``u = −α_t · d``; the parameters then move by θ ← θ + u.
 
@@ -39,6 +40,8 @@ class Trace:
     With β = 0 it is the identity: plain gradient descent is momentum with β = 0.
     """
 
+    name = "trace"
+
     def __init__(self, beta: float = 0.9, nesterov: bool = False) -> None:
         self.beta = float(beta)
         self.nesterov = bool(nesterov)
@@ -58,6 +61,9 @@ class Trace:
 class ScaleByAdagrad:
     """AdaGrad: G ← G + g²; direction g / (√G + ε)."""
 
+    name = "adagrad"
+    per_coordinate = True  # scales each coordinate by its own gradient history
+
     def __init__(self, eps: float = 1e-10) -> None:
         self.eps = float(eps)
 
@@ -74,6 +80,9 @@ class ScaleByAdagrad:
 
 class ScaleByRms:
     """RMSProp: v ← γv + (1 − γ)g²; direction g / (√v + ε)."""
+
+    name = "rms"
+    per_coordinate = True  # scales each coordinate by its own gradient history
 
     def __init__(self, decay: float = 0.9, eps: float = 1e-8) -> None:
         self.decay = float(decay)
@@ -97,6 +106,9 @@ class ScaleByAdam:
     2015; ε outside the square root, as PyTorch).
     """
 
+    name = "adam"
+    per_coordinate = True  # scales each coordinate by its own gradient history
+
     def __init__(self, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> None:
         self.b1, self.b2, self.eps = float(b1), float(b2), float(eps)
 
@@ -119,6 +131,8 @@ class ScaleByAdam:
 class ScaleByLearningRate:
     """u = −α_t · d, with α_t from a schedule and t the number of updates so far."""
 
+    name = "learning_rate"
+
     def __init__(self, schedule: Schedule) -> None:
         self.schedule = schedule
 
@@ -134,22 +148,25 @@ class ScaleByLearningRate:
 
 
 class Chain:
-    """Apply blocks in sequence; the state is a dict keyed by the block's position."""
+    """Apply blocks in sequence; the state is a dict keyed by each block's name."""
 
     def __init__(self, *blocks) -> None:
+        names = [b.name for b in blocks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a chain's blocks need distinct names, got {names}")
         self.blocks = blocks
 
     def init(self, theta):
-        return {str(i): b.init(theta) for i, b in enumerate(self.blocks)}
+        return {b.name: b.init(theta) for b in self.blocks}
 
     def update(self, g, state):
         new = {}
-        for i, b in enumerate(self.blocks):
-            g, new[str(i)] = b.update(g, state[str(i)])
+        for b in self.blocks:
+            g, new[b.name] = b.update(g, state[b.name])
         return g, new
 
     def prox_scale(self, state):
         scale = 1.0
-        for i, b in enumerate(self.blocks):
-            scale = scale * b.prox_scale(state[str(i)])
+        for b in self.blocks:
+            scale = scale * b.prox_scale(state[b.name])
         return scale

@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["plot_loss_surface"]
 
+#: The largest ``grid_size``: 1,000 × 1,000 evaluations of J already take minutes.
+MAX_GRID_SIZE = 1000
+
 
 def _path_coords(path, n_outputs: int) -> np.ndarray | None:
     """A recorded path as an array of shape (n_steps, n_outputs, n_features + 1)."""
@@ -171,8 +174,11 @@ def plot_loss_surface(
     plt = _plt()
     if kind not in ("contour", "surface", "both"):
         raise ValueError(f"kind must be 'contour', 'surface' or 'both', got {kind!r}.")
-    if int(grid_size) < 2:
-        raise ValueError(f"grid_size must be at least 2, got {grid_size!r}.")
+    if not 2 <= int(grid_size) <= MAX_GRID_SIZE:
+        raise ValueError(
+            f"grid_size must be from 2 to {MAX_GRID_SIZE} (a grid of N × N evaluations of J, each a pass over X), "
+            f"got {grid_size!r}."
+        )
     est, specs, A, B, Z, path_xyz, fitted = _surface_data(model, X, y, params, grid_size, span, path)
     (_, _, label0), (_, _, label1) = specs
     n_params = est.theta_.size

@@ -1,0 +1,315 @@
+"""Nothing lost, nothing silently wrong: a failed fit changes nothing, every fitted model pickles and clones."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import errno
+import io
+import os
+import pickle
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from gdlearn import DivergenceError, FitInterrupted, LinearRegression, LogisticRegression
+from gdlearn import load as gdlearn_load
+from gdlearn.cli import main
+from gdlearn.data import read_csv
+
+rng = np.random.default_rng(0)
+X = rng.normal(size=(60, 3))
+Y_REG = X @ np.array([1.0, 2.0, 3.0]) + 0.5
+Y_BIN = (Y_REG > 0).astype(int)
+Y_MULTI = np.digitize(Y_REG, [-1.0, 1.0])
+
+
+def quiet(call, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return call(*args, **kw)
+
+
+def fitted_state(model) -> dict:
+    """Everything a user can see of a fitted model, copied."""
+    out = {k: pickle.dumps(v) for k, v in vars(model).items() if k.endswith("_") and not k.startswith("_")}
+    out["_theta"] = model._theta.tobytes()
+    out["predict"] = model.predict(X).tobytes()
+    return out
+
+
+def stop_at_2(info):
+    if info.iteration == 2:
+        raise KeyboardInterrupt
+
+
+FAILURES = {  # (fitted model, a second call that must fail, the error)
+    "one class": (lambda: LogisticRegression().fit(X, Y_BIN), lambda m: m.fit(X, np.ones(60)), ValueError),
+    "continuous y": (lambda: LogisticRegression().fit(X, Y_BIN), lambda m: m.fit(X, Y_REG), ValueError),
+    "diverges": (
+        lambda: LinearRegression().fit(X, Y_REG),
+        lambda m: m.set_params(solver="gd", learning_rate=10.0).fit(X, Y_REG),
+        DivergenceError,
+    ),
+    "interrupted": (
+        lambda: LogisticRegression().fit(X, Y_MULTI),
+        lambda m: m.set_params(solver="gd").fit(X, Y_BIN, callback=stop_at_2),
+        FitInterrupted,
+    ),
+    "NaN in X": (
+        lambda: LinearRegression().fit(X, Y_REG),
+        lambda m: m.fit(np.full((60, 3), np.nan), Y_REG),
+        ValueError,
+    ),
+    "bad parameter": (
+        lambda: LinearRegression().fit(X, Y_REG),
+        lambda m: m.set_params(l2=-1).fit(X, Y_REG),
+        ValueError,
+    ),
+    "warm start, more classes": (
+        lambda: LogisticRegression(warm_start=True).fit(X, Y_BIN),
+        lambda m: m.fit(X, Y_MULTI),
+        ValueError,
+    ),
+    "warm start, more targets": (
+        lambda: LinearRegression(warm_start=True).fit(X, Y_REG),
+        lambda m: m.fit(X, np.c_[Y_REG, Y_REG]),
+        ValueError,
+    ),
+    "warm start, fewer features": (
+        lambda: LinearRegression(warm_start=True).fit(X, Y_REG),
+        lambda m: m.fit(X[:, :2], Y_REG),
+        ValueError,
+    ),
+    "partial_fit, other classes": (
+        lambda: LogisticRegression().partial_fit(X, Y_BIN, classes=[0, 1]),
+        lambda m: m.partial_fit(X, Y_BIN, classes=[0, 1, 2]),
+        ValueError,
+    ),
+    "partial_fit after fit, other classes": (
+        lambda: LogisticRegression().fit(X, Y_BIN),
+        lambda m: m.partial_fit(X, Y_MULTI, classes=[0, 1, 2]),
+        ValueError,
+    ),
+    "partial_fit, unseen label": (
+        lambda: LogisticRegression().partial_fit(X, Y_BIN, classes=[0, 1]),
+        lambda m: m.partial_fit(X, Y_MULTI),
+        ValueError,
+    ),
+    "partial_fit, more targets": (
+        lambda: LinearRegression().partial_fit(X, Y_REG),
+        lambda m: m.partial_fit(X, np.c_[Y_REG, Y_REG]),
+        ValueError,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FAILURES)
+def test_a_failed_fit_leaves_the_fitted_model_exactly_as_it_was(case):
+    make, fail, error = FAILURES[case]
+    model = quiet(make)
+    before = fitted_state(model)
+    params = model.get_params()
+    with pytest.raises(error):
+        quiet(fail, model)
+    model.set_params(**params)  # the case may have changed a setting on purpose
+    assert fitted_state(model) == before
+    quiet(model.fit, X, Y_BIN if model._is_classifier else Y_REG)  # and it still works
+
+
+def test_partial_fit_rejects_classes_that_differ_and_names_both():
+    model = LogisticRegression().partial_fit(X, Y_BIN, classes=np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"classes=\[0, 1, 2\] differ from the model's classes_=\[0, 1\]"):
+        model.partial_fit(X, Y_BIN, classes=[0, 1, 2])
+    model.partial_fit(X, Y_BIN, classes=[1, 0])  # the same set, in any order
+    with pytest.raises(ValueError, match="warm_start=True continues .* 1 output.*3 output"):
+        LogisticRegression(warm_start=True, l2=1.0).fit(X, Y_BIN).fit(X, Y_MULTI)
+
+
+SOLVERS = ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "fista", "lbfgs", "newton"]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("Model", [LinearRegression, LogisticRegression])
+@pytest.mark.parametrize("how", ["fit", "fixed step", "minibatch", "partial_fit"])
+def test_every_fitted_estimator_pickles_and_clones(Model, solver, how):
+    """A fitted model pickles (so joblib and GridSearchCV(n_jobs=2) work), carries no training data, and clones."""
+    minibatch_only = how in ("minibatch", "partial_fit")
+    if minibatch_only and solver in ("fista", "lbfgs", "newton"):
+        solver = "gd"
+    kw = {"solver": solver, "max_iter": 20, "random_state": 0}
+    if solver == "fista":
+        kw["l1"] = 0.1
+    if how == "fixed step" and solver not in ("lbfgs", "newton"):
+        kw["learning_rate"] = 0.01
+    if how == "minibatch":
+        kw["batch_size"] = 16
+    y = Y_MULTI if Model is LogisticRegression else Y_REG
+    model = Model(**kw)
+    if how == "partial_fit":
+        for _ in range(2):
+            quiet(model.partial_fit, X, y, classes=np.unique(y)) if Model is LogisticRegression else model.partial_fit(
+                X, y
+            )
+    else:
+        quiet(model.fit, X, y)
+    blob = pickle.dumps(model)
+    assert X.tobytes() not in blob and len(blob) < 200_000  # no copy of the training data
+    again = pickle.loads(blob)
+    assert np.array_equal(again.predict(X), model.predict(X))
+    if how == "partial_fit":  # the session carries over the pickle: one more epoch continues the same run
+        quiet(model.partial_fit, X, y)
+        quiet(again.partial_fit, X, y)
+        assert np.array_equal(again.coef_, model.coef_)
+    assert clone(model).get_params() == model.get_params()
+
+
+# ------------------------------------------------------------ the command line
+def _csv(path, rows, header=("a", "b", "y")):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return str(path)
+
+
+@pytest.fixture
+def table(tmp_path):
+    return _csv(tmp_path / "d.csv", [(a, b, t) for (a, b, _), t in zip(X, Y_REG)])
+
+
+def gdlearn(capsys, *argv):
+    """``gdlearn argv`` in this process: (exit status, stdout, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return status, out, err
+
+
+def test_the_model_is_saved_before_anything_that_can_fail(tmp_path, table, capsys, monkeypatch):
+    """`gdlearn train ... --out m | true`: printing fails after training; the model is on disk, the checkpoint gone."""
+    model = tmp_path / "m.safetensors"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody reads: every write fails with EPIPE
+    with open(write_end, "w", buffering=1) as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        try:
+            status = main(["train", table, "--quiet", "--out", str(model)])
+        except SystemExit as exc:  # rich ends a closed pipe this way, as `head` would like
+            status = exc.code
+        monkeypatch.undo()
+        with contextlib.suppress(BrokenPipeError):
+            closed.close()
+    assert status == 1 and "Traceback" not in capsys.readouterr().err
+    loaded = gdlearn_load(model)
+    assert loaded.get_params()["checkpoint"] is None  # refitting a loaded model writes no file of the run
+    assert not (tmp_path / "m.safetensors.ckpt").exists()
+
+
+@pytest.mark.parametrize("which", ["data", "out", "out, other spelling"])
+def test_a_checkpoint_that_is_the_users_file_is_refused(tmp_path, table, capsys, which):
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(b"the user's earlier model")
+    before = {p: Path(p).read_bytes() for p in (table, model)}
+    target = {"data": table, "out": model, "out, other spelling": tmp_path / "." / "m.safetensors"}[which]
+    status, _, err = gdlearn(capsys, "train", table, "--quiet", "--out", model, "--checkpoint", target)
+    assert status == 2 and "is also the data or the model file" in err
+    assert {p: Path(p).read_bytes() for p in before} == before
+
+
+@pytest.mark.parametrize("size, rows", [(0.01, 100), (0.99, 100), (0.5, 3)])
+def test_a_held_out_split_too_small_is_refused_before_training(tmp_path, capsys, size, rows):
+    data = _csv(tmp_path / "d.csv", [(i, i % 7, 2.0 * i) for i in range(rows)])
+    status, out, err = gdlearn(capsys, "train", data, "--test-size", size, "--quiet", "--out", tmp_path / "m")
+    assert status == 2 and "--test-size" in err and "at least 2" in err and out == ""
+    assert not (tmp_path / "m").exists()
+
+
+def test_saving_through_a_symbolic_link_writes_its_target(tmp_path, table, capsys):
+    real, link = tmp_path / "real.safetensors", tmp_path / "link.safetensors"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    assert gdlearn(capsys, "train", table, "--quiet", "--out", link)[0] == 0
+    assert link.is_symlink() and gdlearn_load(real).n_features_in_ == 2
+
+
+LABELS = ["x, y", 'say "hi"', "two\nlines", "tab\there", "plain"]
+
+
+def test_predictions_of_any_label_read_back_as_csv(tmp_path, capsys):
+    labels = np.array(LABELS)[np.digitize(Y_REG, [-3.0, -1.0, 1.0, 3.0])]
+    data = _csv(tmp_path / "d.csv", [(a, b, lab) for (a, b, _), lab in zip(X, labels)], header=("a", "b", "kind"))
+    assert gdlearn(capsys, "train", data, "--quiet", "--test-size", 0, "--l2", 1, "--out", tmp_path / "m")[0] == 0
+    status, out, _ = gdlearn(capsys, "predict", tmp_path / "m", data)
+    rows = list(csv.reader(io.StringIO(out, newline="")))
+    assert rows[0] == ["prediction"] + [f"proba_{c}" for c in sorted(LABELS)]
+    assert len(rows) == 61 and {r[0] for r in rows[1:]} <= set(LABELS)
+    assert all(abs(sum(map(float, r[1:])) - 1.0) < 1e-12 for r in rows[1:])
+
+
+def test_predict_out_keeps_the_old_file_when_the_disk_is_full(tmp_path, table, capsys, monkeypatch):
+    assert gdlearn(capsys, "train", table, "--quiet", "--test-size", 0, "--out", tmp_path / "m")[0] == 0
+    old = tmp_path / "p.csv"
+    old.write_text("the old predictions\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    status, _, err = gdlearn(capsys, "predict", tmp_path / "m", table, "--out", old)
+    assert status == 1 and "No space left" in err and err.count("\n") == 1
+    assert old.read_text() == "the old predictions\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_os_errors_are_one_line_messages(tmp_path, table, capsys):
+    (tmp_path / "l1").symlink_to(tmp_path / "l2")
+    (tmp_path / "l2").symlink_to(tmp_path / "l1")
+    status, _, err = gdlearn(capsys, "predict", tmp_path / "l1", table)
+    assert status == 1 and "symbolic links" in err and err.count("\n") == 1
+
+
+def test_every_size_a_user_gives_is_bounded(tmp_path, table, capsys):
+    from gdlearn.plotting.surface import MAX_GRID_SIZE
+
+    assert gdlearn(capsys, "train", table, "--quiet", "--out", tmp_path / "m")[0] == 0
+    status, _, err = gdlearn(capsys, "surface", tmp_path / "m", table, "--grid-size", 200_000, "--plot", tmp_path)
+    assert status == 2 and f"from 2 to {MAX_GRID_SIZE}" in err
+
+
+def test_a_csv_read_from_a_pipe_is_bounded(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+
+    def feed():  # more than the limit; the reader stops early, so the pipe breaks
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as f:
+            f.write(b"a,y\n" + b"1,2\n" * 500_000)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    with pytest.raises(ValueError, match="larger than 1,000,000 bytes"):
+        read_csv(fifo, max_bytes=1_000_000)
+    writer.join(timeout=30)
+    assert not writer.is_alive()
+
+
+def test_wide_headers_are_read_in_linear_time_and_duplicates_named(tmp_path):
+    names = [f"c{i}" for i in range(20_000)]
+    path = _csv(tmp_path / "w.csv", [[1.0] * 20_000, [2.0] * 20_000], header=names)
+    assert read_csv(path).X.shape == (2, 19_999)
+    dup = _csv(tmp_path / "dup.csv", [[1.0] * 20_001], header=[*names, "c7"])
+    with pytest.raises(ValueError, match="duplicate column names in the header: c7"):
+        read_csv(dup)
+
+
+def test_two_non_integral_target_values_are_a_measurement_not_labels(tmp_path, capsys):
+    data = _csv(tmp_path / "d.csv", [(a, b, 0.5 if a > 0 else 1.5) for a, b, _ in X])
+    status, out, _ = gdlearn(capsys, "train", data, "--quiet")
+    assert status == 0 and "regression" in out
+    labels = _csv(tmp_path / "l.csv", [(a, b, 1 if a > 0 else 0) for a, b, _ in X])
+    assert "classification" in gdlearn(capsys, "train", labels, "--quiet", "--l2", 1)[1]
