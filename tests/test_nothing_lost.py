@@ -15,12 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 from gdlearn import DivergenceError, FitInterrupted, LinearRegression, LogisticRegression
 from gdlearn import load as gdlearn_load
 from gdlearn.cli import main
 from gdlearn.data import read_csv
+from gdlearn.schedules import InverseDecay, StepDecay
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(60, 3))
@@ -313,3 +316,101 @@ def test_two_non_integral_target_values_are_a_measurement_not_labels(tmp_path, c
     assert status == 0 and "regression" in out
     labels = _csv(tmp_path / "l.csv", [(a, b, 1 if a > 0 else 0) for a, b, _ in X])
     assert "classification" in gdlearn(capsys, "train", labels, "--quiet", "--l2", 1)[1]
+
+
+# ------------------------------------------------------------- true messages
+MESSAGES = {  # (call, error, message): each names the parameter or data at fault and what to do
+    "text regression target": (
+        lambda: LinearRegression().fit(X, np.where(Y_REG > 0, "a", "b")),
+        ValueError,
+        "regression target must be numbers",
+    ),
+    "mixed label types": (
+        lambda: LogisticRegression().fit(X, np.array([1 if v > 0 else "a" for v in Y_REG], dtype=object)),
+        ValueError,
+        r"mixes label types \(int, str\).*astype\(str\)",
+    ),
+    "mixed numbers": (
+        lambda: LogisticRegression().fit(X, np.array([1 if v > 0 else 2.5 for v in Y_REG], dtype=object)),
+        ValueError,
+        "looks continuous",
+    ),
+    "growing step schedule": (
+        lambda: LinearRegression(solver="gd", learning_rate=StepDecay(0.01, factor=1e300, step_size=1)).fit(X, Y_REG),
+        ValueError,
+        r"factor must be in \(0, 1\]",
+    ),
+    "weights beyond double precision": (
+        lambda: LinearRegression().fit(X, Y_REG, sample_weight=np.full(60, 1e307)),
+        ValueError,
+        "sample_weight: the weights sum to more than double precision",
+    ),
+    "seed beyond numpy's range": (
+        lambda: LinearRegression(random_state=2**64).fit(X, Y_REG),
+        ValueError,
+        "random_state",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MESSAGES)
+def test_bad_input_gets_a_true_message(case):
+    call, error, message = MESSAGES[case]
+    with pytest.raises(error, match=message):
+        quiet(call)
+
+
+def test_numbers_written_as_text_and_object_labels_are_understood():
+    as_text = quiet(LinearRegression().fit, X, Y_REG.astype(str))
+    np.testing.assert_allclose(as_text.coef_, quiet(LinearRegression().fit, X, Y_REG).coef_, rtol=1e-12)
+    labels = np.array([7 if v > 0 else 3 for v in Y_REG], dtype=object)
+    clf = quiet(LogisticRegression(l2=1.0).fit, X, labels)
+    assert clf.classes_.tolist() == [3, 7] and set(clf.predict(X)) <= {3, 7}
+
+
+def test_a_decaying_schedule_never_overflows():
+    """α_t of InverseDecay with a huge rate is 0 to within double precision, not an OverflowError."""
+    schedule = InverseDecay(0.01, rate=1e308, power=2.0)
+    assert schedule(0) == 0.01 and schedule(10) == 0.0
+    model = quiet(LinearRegression(solver="gd", learning_rate=schedule, max_iter=5).fit, X, Y_REG)
+    assert np.all(np.isfinite(model.coef_))
+
+
+CLI_ARGS = st.fixed_dictionaries(
+    {},
+    optional={
+        "--solver": st.sampled_from(["auto", "gd", "momentum", "adam", "fista", "lbfgs", "newton", "sgd", ""]),
+        "--learning-rate": st.sampled_from(["auto", "backtracking", "0.01", "1e9", "-1", "0", "nan", "x"]),
+        "--max-iter": st.sampled_from(["1", "5", "0", "-3"]),
+        "--tol": st.sampled_from(["0", "1e-4", "-1", "inf"]),
+        "--batch-size": st.sampled_from(["1", "7", "1000", "0"]),
+        "--l2": st.sampled_from(["0", "1", "-1", "1e308"]),
+        "--l1": st.sampled_from(["0", "0.5", "-2"]),
+        "--test-size": st.sampled_from(["0", "0.2", "0.99", "1", "-0.5"]),
+        "--seed": st.sampled_from(["0", "4294967295", "4294967296", "-1"]),
+        "--task": st.sampled_from(["regression", "classification"]),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(args=CLI_ARGS, early=st.booleans())
+def test_any_train_arguments_end_in_a_model_or_a_one_line_error(tmp_path_factory, args, early):
+    tmp = tmp_path_factory.mktemp("cli")
+    data = _csv(tmp / "d.csv", [(a, b, int(t > 0)) for (a, b, _), t in zip(X, Y_REG)])
+    argv = ["train", data, "--quiet", "--out", str(tmp / "m"), *(x for kv in args.items() for x in kv)]
+    argv += ["--early-stopping"] if early else []
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            try:
+                status = main(argv)
+            except SystemExit as exc:  # argparse: a malformed number
+                status = exc.code
+    assert "Traceback" not in err.getvalue()
+    if status == 0:
+        model = gdlearn_load(tmp / "m")
+        assert np.all(np.isfinite(model.coef_)) and not (tmp / "m.ckpt").exists()
+    else:
+        assert status in (1, 2) and err.getvalue().count("\n") >= 1 and not (tmp / "m").exists()

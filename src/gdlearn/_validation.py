@@ -49,7 +49,7 @@ def check_fit_data(estimator, X, y, sample_weight, *, reset: bool, classifier: b
         )
     if not classifier and np.asarray(y).dtype.kind in "USO":
         try:
-            np.asarray(y, dtype=float)
+            y = np.asarray(y, dtype=float)  # numbers written as text ("1.5") are numbers
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"{type(estimator).__name__}: y holds non-numeric values ({exc}); a regression target must be "
@@ -81,6 +81,12 @@ def check_fit_data(estimator, X, y, sample_weight, *, reset: bool, classifier: b
     sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
     if not np.any(sample_weight > 0):
         raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight.")
+    total = float(np.sum(sample_weight))
+    if not np.isfinite(total):
+        raise ValueError(
+            "sample_weight: the weights sum to more than double precision holds (largest "
+            f"{np.max(sample_weight):.3g}); only their ratios matter, so divide them by their largest value."
+        )
     return X, y, sample_weight
 
 

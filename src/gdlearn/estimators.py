@@ -144,6 +144,15 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
 
     def _encode_targets(self, y, *, first_call):
         arr = np.asarray(y)
+        if arr.dtype.kind == "O":  # labels from a pandas column or a list: one type, or numbers
+            kinds = {type(v.item() if isinstance(v, np.generic) else v) for v in arr.ravel()}
+            if kinds <= {int, float, bool}:
+                arr = arr.astype(float if float in kinds else int)
+            elif len(kinds) > 1:
+                raise ValueError(
+                    f"y mixes label types ({', '.join(sorted(k.__name__ for k in kinds))}); labels must be of one "
+                    "type to be sorted and compared. Convert them, e.g. y.astype(str)."
+                )
         if first_call and arr.ndim == 1 and arr.dtype.kind in "biuf":
             # numbers (already checked finite): integral values are labels, others mean a continuous target
             if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):

@@ -69,7 +69,10 @@ class InverseDecay(Schedule):
     power: float = 1.0
 
     def __call__(self, t: int) -> float:
-        return float(self.lr) / (1.0 + self.rate * t) ** self.power
+        try:
+            return float(self.lr) / (1.0 + self.rate * t) ** self.power
+        except OverflowError:  # the denominator is beyond double precision: α_t is 0 to within it
+            return 0.0
 
     def _rates(self):
         return {"rate": self.rate, "power": self.power}
@@ -89,6 +92,11 @@ class StepDecay(Schedule):
         super().validate()
         if not (isinstance(self.step_size, int) and self.step_size >= 1):
             raise ValueError(f"StepDecay: step_size must be an integer >= 1, got {self.step_size!r}.")
+        if not (isinstance(self.factor, (int, float)) and 0 < self.factor <= 1):
+            raise ValueError(
+                f"StepDecay: factor must be in (0, 1] (each step multiplies α by it; above 1 α grows until it "
+                f"overflows), got {self.factor!r}."
+            )
 
     def _rates(self):
         return {"factor": self.factor}
