@@ -344,6 +344,7 @@ STATE_EDITS = {  # the state must be this fit's: names, dtypes, shapes, counters
     "opt state positional": (lambda h, a: a.update({"state/opt/0/mu": a.pop("state/opt/adam/mu")}), "does not match"),
     "history length": (_set("state/history/loss", lambda a: a[:-1]), r"iteration \+ 1"),
     "history series": (_set("state/history/val_loss", np.zeros(4)), "does not match"),
+    "history scalar": (_set("state/history/grad_norm", np.array(np.inf)), "must be float64 of shape"),
     "iteration": (lambda h, a: h["state"].update(iteration=-1), "iteration"),
     "counter": (_set("state/best_iteration", np.array(99)), "counter"),
     "unknown field": (lambda h, a: h["state"].update(extra=1), "must have the fields"),

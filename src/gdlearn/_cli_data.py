@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -34,8 +35,9 @@ def load_data(data: str, *, target: str | None = None, task: str | None = None):
     target : str, optional
         The target column of a CSV file (default: the last column).
     task : {"regression", "classification"}, optional
-        Default: classification if the target has two distinct values or
-        holds text, regression otherwise.
+        Default: classification if the target holds text or two distinct
+        whole numbers (said on standard error, with how to override it),
+        regression otherwise.
 
     Returns
     -------
@@ -67,6 +69,12 @@ def load_data(data: str, *, target: str | None = None, task: str | None = None):
             )
         labels = y.dtype == object or (distinct.size == 2 and np.array_equal(y, np.round(y)))
         guessed = "classification" if labels else "regression"  # two non-integral numbers are a measurement
+        if task is None and labels and y.dtype != object:
+            print(
+                f"gdlearn: the target {table.target_name!r} has two values ({', '.join(distinct)}): treating them "
+                "as class labels; give --task regression to fit them as numbers.",
+                file=sys.stderr,
+            )
     task = task or guessed
     if task == "regression" and y.dtype == object:
         raise CLIError(

@@ -304,7 +304,11 @@ def unflatten(template: dict, arrays: dict, prefix: str, fail) -> dict:
     for name, ref in names.items():
         a = arrays[name]
         grows = ref.ndim >= 1 and ref.shape[0] == 0
-        if a.dtype != ref.dtype or (a.shape[1:] != ref.shape[1:] if grows else a.shape != ref.shape):
+        if (
+            a.dtype != ref.dtype
+            or a.ndim != ref.ndim
+            or (a.shape[1:] != ref.shape[1:] if grows else a.shape != ref.shape)
+        ):
             fail(f"{name} must be {ref.dtype} of shape {ref.shape}, found {a.dtype} of shape {a.shape}")
 
     def build(node, name):
