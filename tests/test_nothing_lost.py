@@ -278,11 +278,19 @@ def test_os_errors_are_one_line_messages(tmp_path, table, capsys):
 
 
 def test_every_size_a_user_gives_is_bounded(tmp_path, table, capsys):
+    from gdlearn._params import MAX_ITER
     from gdlearn.plotting.surface import MAX_GRID_SIZE
 
     assert gdlearn(capsys, "train", table, "--quiet", "--out", tmp_path / "m")[0] == 0
     status, _, err = gdlearn(capsys, "surface", tmp_path / "m", table, "--grid-size", 200_000, "--plot", tmp_path)
     assert status == 2 and f"from 2 to {MAX_GRID_SIZE}" in err
+    for span, message in [(1e308, "beyond double precision's range"), (1e200, "J is not finite on this grid")]:
+        status, _, err = gdlearn(capsys, "surface", tmp_path / "m", table, "--span", span, "--plot", tmp_path)
+        last = err.splitlines()[-1]
+        assert status == 2 and last.startswith("gdlearn: error: ") and message in last
+    for command in (["train", table, "--quiet"], ["sweep", table, "--learning-rates", "0.1"]):
+        status, _, err = gdlearn(capsys, *command, "--max-iter", MAX_ITER + 1)
+        assert status == 2 and "max_iter must be an integer from 1 to 10,000,000" in err
 
 
 def test_a_csv_read_from_a_pipe_is_bounded(tmp_path):
@@ -417,3 +425,40 @@ def test_any_train_arguments_end_in_a_model_or_a_one_line_error(tmp_path_factory
         assert np.all(np.isfinite(model.coef_)) and not (tmp / "m.ckpt").exists()
     else:
         assert status in (1, 2) and err.getvalue().count("\n") >= 1 and not (tmp / "m").exists()
+
+
+OTHER_COMMANDS = st.one_of(
+    st.tuples(
+        st.just("sweep"),
+        st.sampled_from(["--learning-rates", "--max-iter", "--seed", "--standardize"]),
+        st.sampled_from(["0.1", "0.1,1e300", "0", "-1", "1e400", "x", "3", "nan"]),
+    ),
+    st.tuples(
+        st.just("surface"),
+        st.sampled_from(["--params", "--grid-size", "--span", "--target", "--no-path"]),
+        st.sampled_from(["a,b", "w0,b", "a", "zz,b", "5", "1e300", "-1", "y", "nan"]),
+    ),
+    st.tuples(st.sampled_from(["predict", "show"]), st.sampled_from(["--out"]), st.sampled_from(["p.csv", "."])),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=OTHER_COMMANDS)
+def test_any_arguments_of_the_other_commands_end_in_a_result_or_a_one_line_error(tmp_path_factory, command):
+    tmp = tmp_path_factory.mktemp("cli")
+    data = _csv(tmp / "d.csv", [(a, b, t) for (a, b, _), t in zip(X, Y_REG)])
+    quiet(main, ["train", data, "--quiet", "--out", str(tmp / "m")])
+    name, option, value = command
+    argv = {"sweep": [name, data], "surface": [name, str(tmp / "m"), data, "--plot", str(tmp)]}.get(
+        name, [name, str(tmp / "m"), data] if name == "predict" else [name, str(tmp / "m")]
+    )
+    argv += [option] if option in ("--standardize", "--no-path") else [option, value]
+    err = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        warnings.simplefilter("ignore")
+        try:
+            status = main(argv)
+        except SystemExit as exc:  # argparse: a malformed number or an option the command does not have
+            status = exc.code
+    assert "Traceback" not in err.getvalue() and status in (0, 1, 2)
+    assert status == 0 or "error" in err.getvalue()

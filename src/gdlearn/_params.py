@@ -18,7 +18,10 @@ import numpy as np
 from .optim.factory import SOLVERS
 from .optim.schedules import Schedule
 
-__all__ = ["validate_params", "PARAMETER_RULES"]
+__all__ = ["validate_params", "PARAMETER_RULES", "MAX_ITER"]
+
+#: The largest ``max_iter``: the history of a fit holds a few numbers per iteration.
+MAX_ITER = 10_000_000
 
 
 def _real(x) -> bool:
@@ -46,7 +49,10 @@ PARAMETER_RULES: dict[str, tuple] = {
         _learning_rate,
         "a positive number, 'auto', 'backtracking' or a gdlearn.schedules schedule",
     ),
-    "max_iter": (lambda x: _int(x) and x >= 1, "an integer >= 1"),
+    "max_iter": (  # each iteration adds to the recorded history: bounded, as every size a user gives
+        lambda x: _int(x) and 1 <= x <= MAX_ITER,
+        f"an integer from 1 to {MAX_ITER:,} (each iteration is a full pass or an epoch, and is recorded)",
+    ),
     "tol": (lambda x: _real(x) and x >= 0, "a non-negative number"),
     "fit_intercept": (lambda x: isinstance(x, bool), "True or False"),
     "l2": (lambda x: _real(x) and x >= 0, "a non-negative number"),

@@ -74,14 +74,24 @@ def _surface_data(model, X, y, params, grid_size, span, path):
         curvature = float(obj.hessian_bound_matvec(e)[row, col])
         pv = None if P is None else P[:, col, row]
         lo, hi = _axis_range(theta[row, col], curvature, J_fit, s, pv)
-        axes.append(np.linspace(lo, hi, int(grid_size)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            axis = np.linspace(lo, hi, int(grid_size))
+        if not np.all(np.isfinite(axis)):
+            raise ValueError(f"span={s!r} takes the grid beyond double precision's range; use a smaller span.")
+        axes.append(axis)
     A, B = np.meshgrid(axes[0], axes[1])
     Z = np.empty_like(A)
     t = theta.copy()
     (r0, c0, _), (r1, c1, _) = specs
-    for idx in np.ndindex(A.shape):
-        t[r0, c0], t[r1, c1] = A[idx], B[idx]
-        Z[idx] = obj.value(t)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for idx in np.ndindex(A.shape):
+            t[r0, c0], t[r1, c1] = A[idx], B[idx]
+            Z[idx] = obj.value(t)
+    if not np.all(np.isfinite(Z)):
+        raise ValueError(
+            f"J is not finite on this grid ({A.min():.3g} to {A.max():.3g}, {B.min():.3g} to {B.max():.3g}): "
+            "it overflows double precision. Use a smaller span."
+        )
     path_xyz = None
     if P is not None:
         px, py = P[:, c0, r0], P[:, c1, r1]
