@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -462,3 +463,27 @@ def test_any_arguments_of_the_other_commands_end_in_a_result_or_a_one_line_error
             status = exc.code
     assert "Traceback" not in err.getvalue() and status in (0, 1, 2)
     assert status == 0 or "error" in err.getvalue()
+
+
+@pytest.mark.parametrize("mean, spread", [(1e4, 1e-5), (1e8, 1e-3), (-3e6, 1e-2)])
+def test_a_sparse_column_with_a_large_mean_and_a_tiny_spread_is_not_taken_as_constant(mean, spread):
+    """E[x²] − μ² cancels; the centred second pass does not: CSR fits as dense does."""
+    rng = np.random.default_rng(1)
+    x = mean + spread * rng.normal(size=200)
+    Xd = np.c_[x, rng.normal(size=200)]
+    y = (x - mean) / spread + Xd[:, 1]
+    dense = LinearRegression(tol=1e-9).fit(Xd, y)
+    csr = LinearRegression(tol=1e-9).fit(scipy.sparse.csr_matrix(Xd), y)
+    assert dense.score(Xd, y) > 1 - 1e-6 and csr.score(Xd, y) > 1 - 1e-6  # was 0.50: the column read as constant
+    np.testing.assert_allclose(csr.coef_, dense.coef_, rtol=1e-5)
+
+
+def test_grid_search_runs_in_parallel_processes():
+    """joblib pickles the estimator to its workers: GridSearchCV(n_jobs=2) works and agrees with n_jobs=1."""
+    from sklearn.model_selection import GridSearchCV
+
+    grid = {"l2": [0.01, 100.0], "solver": ["lbfgs", "gd"]}
+    serial = quiet(GridSearchCV(LogisticRegression(max_iter=50), grid, cv=2).fit, X, Y_BIN)
+    parallel = quiet(GridSearchCV(LogisticRegression(max_iter=50), grid, cv=2, n_jobs=2).fit, X, Y_BIN)
+    np.testing.assert_allclose(parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
+    assert parallel.best_params_ == serial.best_params_
