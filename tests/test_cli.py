@@ -28,8 +28,10 @@ def run(*args, cwd, check=True):
 
 
 def shown(cwd, name) -> dict:
-    """A model file as 'gdlearn show' prints it."""
-    return json.loads(run("show", name, cwd=cwd).stdout)
+    """A model file as 'gdlearn show' prints it (in this process: `gdlearn show` itself is run once, below)."""
+    from gdlearn.persistence import show
+
+    return json.loads(show(cwd / name))
 
 
 def test_console_script_is_installed():
@@ -47,6 +49,7 @@ def test_train_housing_then_predict_csv(tmp_path):
     assert not (tmp_path / "m.json.ckpt").exists()  # finished runs leave no checkpoint behind
 
     # the model file, read as text by 'gdlearn show', has the bundled feature names; R² equals scikit-learn's
+    assert json.loads(run("show", "m.json", cwd=tmp_path).stdout) == shown(tmp_path, "m.json")
     meta = shown(tmp_path, "m.json")["header"]
     assert meta["kind"] == "LinearRegression" and len(meta["feature_names"]) == 12
     assert meta["params"]["checkpoint"] is None  # the run's checkpoint is not a setting of the model
