@@ -181,6 +181,11 @@ def test_passes_over_X_are_counted_and_few(rng):
     with kernels.count_passes() as counter, pytest.warns(ConvergenceWarning, match="max_iter=3"):
         LinearRegression(batch_size=100, max_iter=3).fit(X, y)
     assert counter.by_kind.get("loss", 0) == 1 + 3  # one full evaluation per epoch, batches not counted
+    y01 = (y > np.median(y)).astype(int)
+    with kernels.count_passes() as counter:
+        newton = LogisticRegression(solver="newton", l2=1.0, tol=1e-10).fit(X, y01)
+    # J and ∇J at the start, the first Hessian, then one pass per step: each accepted trial's Hessian serves the next
+    assert newton.converged_ and counter.by_kind["loss"] == 2 + newton.n_iter_
 
 
 def test_warm_up_compiles_every_signature():
