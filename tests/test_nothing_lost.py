@@ -487,3 +487,41 @@ def test_grid_search_runs_in_parallel_processes():
     parallel = quiet(GridSearchCV(LogisticRegression(max_iter=50), grid, cv=2, n_jobs=2).fit, X, Y_BIN)
     np.testing.assert_allclose(parallel.cv_results_["mean_test_score"], serial.cv_results_["mean_test_score"])
     assert parallel.best_params_ == serial.best_params_
+
+
+DIVERGING = {  # settings that diverge; the advice must never name a setting already in use
+    "gd, fixed α": (
+        dict(solver="gd", learning_rate=10.0),
+        ["learning_rate < ", "learning_rate='auto'", "solver='auto'"],
+    ),
+    "auto solver, fixed α": (dict(learning_rate=10.0), ["learning_rate < ", "learning_rate='auto'"]),
+    "momentum, fixed α": (dict(solver="momentum", learning_rate=10.0), ["stability limit", "learning_rate='auto'"]),
+    "adam mini-batches": (
+        dict(solver="adam", learning_rate=1e6, batch_size=8),
+        ["a tenth: 1e+05", "batch_size than 8"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", DIVERGING)
+def test_a_divergence_message_names_what_would_help_and_never_what_is_in_use(case):
+    params, expected = DIVERGING[case]
+    with pytest.raises(DivergenceError) as exc:
+        quiet(LinearRegression(**params).fit, X, Y_REG)
+    advice = str(exc.value).split("gradient.")[-1]
+    assert all(e in str(exc.value) for e in expected), str(exc.value)
+    if "solver" not in params:
+        assert "solver='auto'" not in advice
+
+
+def test_when_the_automatic_step_diverges_the_message_says_so():
+    from gdlearn import training
+    from gdlearn.optim.factory import make_spec
+
+    spec = make_spec("momentum", "auto", auto_lr=lambda: 0.5, hyper={})
+    session = training.Session(solver="momentum", optimizer=spec.build(), seed=0, spec=spec, auto_lr=True)
+    cfg = training.Config(solver="momentum", batch_size=16)
+    advice = training._advice(session, cfg, 0.5, 2.0, 1.0, minibatch=True)
+    assert advice.startswith("the automatic step (learning_rate='auto', in use) was too large here; set")
+    assert "a smaller learning_rate (a tenth: 0.05)" in advice and "batch_size than 16" in advice
+    assert advice.count("learning_rate='auto'") == 1  # only to say it is in use

@@ -229,5 +229,5 @@ def test_divergence_messages_say_what_happened_and_what_to_do():
     assert err.loss == err.history["loss"][-1] and err.loss > 1e4 * err.history["loss"][0]
     with pytest.raises(DivergenceError) as exc:
         LinearRegression(solver="adagrad", learning_rate=1e6, max_iter=50).fit(X, Y)
-    assert "Lower the learning rate (try a tenth of it)" in str(exc.value)
+    assert "Use a smaller learning_rate (a tenth: 1e+05)" in str(exc.value)
     assert exc.value.max_stable_learning_rate is None

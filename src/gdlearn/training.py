@@ -383,15 +383,14 @@ def _explain_divergence(err: DivergenceError, session: Session, problem: Problem
         f"Gradient descent (solver={session.solver!r}) diverged at iteration {err.iteration}: "
         f"{err.args[0]} (loss = {err.loss * session.value_scale:.6g}, learning_rate = {_fmt(lr)})."
     )
+    minibatch = cfg.batch_size is not None and cfg.batch_size < problem.n_samples
     if stable is not None:
         formula = "2/L" if session.solver == "gd" else "the stability limit"
         msg += (
             f" For this data the largest stable learning rate is {formula} = {stable:.6g}{where}, "
-            f"where L = {L:.6g} is the Lipschitz constant of the gradient. "
-            f"Use learning_rate < {stable:.6g} (1/L = {1 / L:.6g} is a safe choice), or learning_rate='auto'."
+            f"where L = {L:.6g} is the Lipschitz constant of the gradient."
         )
-    else:
-        msg += " Lower the learning rate (try a tenth of it), or use learning_rate='auto' or solver='auto'."
+    msg += " " + _advice(session, cfg, lr, stable, L, minibatch)
     if isinstance(cfg.learning_rate, Schedule):
         msg += " (The learning rate came from a schedule; lower its lr.)"
     c = session.value_scale
@@ -404,6 +403,25 @@ def _explain_divergence(err: DivergenceError, session: Session, problem: Problem
         max_stable_learning_rate=stable,
         history=history,
     )
+
+
+def _advice(session: Session, cfg: Config, lr, stable, L, minibatch: bool) -> str:
+    """What would help, naming only settings other than those in use (issue "Mini-batch training...")."""
+    options = []
+    if stable is not None and (lr is None or lr >= stable):
+        options.append(f"learning_rate < {stable:.6g} (1/L = {1 / L:.6g} is a safe choice)")
+    elif lr is not None:
+        options.append(f"a smaller learning_rate (a tenth: {lr / 10:.3g})")
+    if minibatch:
+        options.append(f"a larger batch_size than {cfg.batch_size} (less noisy steps)")
+    if not session.auto_lr:
+        options.append("learning_rate='auto'")
+    if cfg.solver != "auto" and not minibatch:
+        options.append("solver='auto' (L-BFGS or Newton, which cannot diverge)")
+    if session.auto_lr:
+        options.insert(0, "the automatic step (learning_rate='auto', in use) was too large here; set")
+        return f"{options[0]} {' or '.join(options[1:])}."
+    return f"Use {' or '.join(options)}."
 
 
 def _fmt(x) -> str:
