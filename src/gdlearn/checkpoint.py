@@ -316,7 +316,7 @@ class Checkpointer:
         if session.coords is not None:
             arrays.update(flatten(_coords_tree(session.coords), "session/coords"))
         scalars = {"lipschitz": session.lipschitz, "lr": session.spec.lr}
-        arrays.update({f"session/{k}": np.array(float(v)) for k, v in scalars.items() if v is not None})
+        arrays.update(flatten({k: float(v) for k, v in scalars.items() if v is not None}, "session"))
         header = {
             **self.identity,
             "seed": int(session.seed),

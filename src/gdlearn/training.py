@@ -418,10 +418,8 @@ def _advice(session: Session, cfg: Config, lr, stable, L, minibatch: bool) -> st
         options.append("learning_rate='auto'")
     if cfg.solver != "auto" and not minibatch:
         options.append("solver='auto' (L-BFGS or Newton, which cannot diverge)")
-    if session.auto_lr:
-        options.insert(0, "the automatic step (learning_rate='auto', in use) was too large here; set")
-        return f"{options[0]} {' or '.join(options[1:])}."
-    return f"Use {' or '.join(options)}."
+    lead = "the automatic step (learning_rate='auto', in use) was too large here; set" if session.auto_lr else "Use"
+    return f"{lead} {' or '.join(options)}."
 
 
 def _fmt(x) -> str:
