@@ -49,3 +49,10 @@ def breast_cancer_std(breast_cancer):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(autouse=True)
+def _outside_the_repository(tmp_path_factory, monkeypatch):
+    """Every test runs in an empty directory of its own, so that no relative path (``--out p.csv``) writes into the
+    repository; tests name the repository's files by absolute path."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

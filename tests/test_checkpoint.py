@@ -46,6 +46,10 @@ def fit(model, X, y, **kw):
         return model.fit(X, y, **kw)
 
 
+def saved_iteration(path) -> int:
+    return read_checkpoint(path)[0]["state"]["iteration"]
+
+
 def assert_identical(a, b):
     """Bit-for-bit the same fit."""
     for name in (*FITTED, "learning_rate_", "path_"):
@@ -59,7 +63,7 @@ def resume_matches(tmp_path, make, y, *, stop, total, X=X, **fit_kw):
     full = fit(make(max_iter=total), X, y, **fit_kw)
     first = fit(make(max_iter=stop, checkpoint=ckpt, checkpoint_every=7), X, y, **fit_kw)
     assert first is not full and len(first.loss_curve_) == stop + 1 < len(full.loss_curve_)  # two fits, not one
-    assert read_checkpoint(ckpt).iteration == first.n_iter_ == stop
+    assert saved_iteration(ckpt) == first.n_iter_ == stop
     resumed = fit(make(max_iter=total, checkpoint=ckpt, checkpoint_every=1000), X, y, resume=True, **fit_kw)
     assert_identical(full, resumed)
     assert resumed.n_iter_ == total
@@ -131,7 +135,7 @@ def test_a_finished_fit_resumes_to_itself(tmp_path):
     assert full.converged_ and full.n_iter_ > 3
     fit(make(max_iter=3, checkpoint=ckpt), X, Y_REG)
     assert_identical(full, fit(make(checkpoint=ckpt), X, Y_REG, resume=True))
-    assert read_checkpoint(ckpt).iteration == full.n_iter_  # converged: the final state is written
+    assert saved_iteration(ckpt) == full.n_iter_  # converged: the final state is written
     seen = []
     again = fit(make(checkpoint=ckpt), X, Y_REG, resume=True, callback=seen.append)
     assert_identical(full, again) and seen == []
@@ -141,7 +145,7 @@ def test_resume_takes_the_checkpointed_seed_and_may_change_only_max_iter_and_che
     ckpt, moved = tmp_path / "run.ckpt", tmp_path / "moved.ckpt"
     make = lambda **kw: LinearRegression(solver="adam", batch_size=16, tol=0.0, n_iter_no_change=1000, **kw)  # noqa
     fit(make(max_iter=4, checkpoint=ckpt), X, Y_REG)  # random_state=None: a drawn seed
-    seed = read_checkpoint(ckpt).seed
+    seed = read_checkpoint(ckpt)[0]["seed"]
     os.replace(ckpt, moved)
     resumed = fit(
         make(max_iter=10, checkpoint=str(moved), checkpoint_every=3, checkpoint_seconds=100.0, verbose=0),
@@ -167,9 +171,9 @@ def test_ctrl_c_saves_the_last_completed_iteration(tmp_path):
     with pytest.raises(FitInterrupted) as exc:
         fit(make(max_iter=20, checkpoint=ckpt, checkpoint_every=5), X, Y_MULTI, callback=stop_at(7))
     # iteration 7 completed, but the interrupt came before it was handed to the checkpointer
-    assert exc.value.checkpoint == str(ckpt) and exc.value.iteration == read_checkpoint(ckpt).iteration == 6
+    assert exc.value.checkpoint == str(ckpt) and exc.value.iteration == saved_iteration(ckpt) == 6
     resumed = fit(make(max_iter=20, checkpoint=ckpt), X, Y_MULTI, resume=True)
-    assert_identical(fit(make(max_iter=20, random_state=read_checkpoint(ckpt).seed), X, Y_MULTI), resumed)
+    assert_identical(fit(make(max_iter=20, random_state=read_checkpoint(ckpt)[0]["seed"]), X, Y_MULTI), resumed)
 
 
 def test_ctrl_c_before_the_first_iteration_saves_nothing_new(tmp_path):
@@ -193,7 +197,7 @@ def test_a_fit_started_while_handling_ctrl_c_still_checkpoints(tmp_path):
         fit(make(checkpoint=ckpt, checkpoint_every=1), X, Y_REG, callback=stop_at(3))
     except KeyboardInterrupt:
         resumed = fit(make(checkpoint=ckpt, checkpoint_every=1), X, Y_REG, resume=True, callback=seen.append)
-    assert [info.iteration for info in seen] == list(range(3, 11)) and read_checkpoint(ckpt).iteration == 10
+    assert [info.iteration for info in seen] == list(range(3, 11)) and saved_iteration(ckpt) == 10
     assert_identical(fit(make(), X, Y_REG), resumed)
 
 
@@ -201,7 +205,7 @@ def test_checkpoints_are_written_every_n_iterations_every_t_seconds_and_at_the_e
     ckpt, seen = tmp_path / "run.ckpt", []
 
     def watch(info):  # called before the checkpointer sees this iteration
-        seen.append(read_checkpoint(ckpt).iteration if ckpt.exists() else None)
+        seen.append(saved_iteration(ckpt) if ckpt.exists() else None)
 
     fit(
         LinearRegression(solver="gd", max_iter=23, tol=0.0, checkpoint=ckpt, checkpoint_every=5),
@@ -210,7 +214,7 @@ def test_checkpoints_are_written_every_n_iterations_every_t_seconds_and_at_the_e
         callback=watch,
     )
     assert seen == [None] * 5 + [5] * 5 + [10] * 5 + [15] * 5 + [20] * 3
-    assert read_checkpoint(ckpt).iteration == 23 and sorted(os.listdir(tmp_path)) == ["run.ckpt"]
+    assert saved_iteration(ckpt) == 23 and sorted(os.listdir(tmp_path)) == ["run.ckpt"]
     import gdlearn.checkpoint as module  # a fake clock, 0.02 s per reading: every other iteration is 0.03 s on
 
     clock = iter(np.arange(0.0, 100.0, 0.02))
@@ -225,7 +229,7 @@ def test_checkpoints_are_written_every_n_iterations_every_t_seconds_and_at_the_e
 def test_optimizer_state_is_named_by_block(tmp_path):
     ckpt = tmp_path / "run.ckpt"
     fit(LinearRegression(solver="momentum", max_iter=2, checkpoint=ckpt, random_state=0), X, Y_REG)
-    names = sorted(k for k in read_checkpoint(ckpt).arrays if k.startswith("state/opt/"))
+    names = sorted(k for k in read_checkpoint(ckpt)[1] if k.startswith("state/opt/"))
     assert names == ["state/opt/learning_rate/count", "state/opt/learning_rate/lr", "state/opt/trace/v"]
 
 
@@ -268,14 +272,14 @@ def test_resume_without_a_checkpoint_file_is_a_clear_error(tmp_path):
 
 
 MISMATCHES = {  # another fit: (model, X, y, message)
-    "other parameter": (LinearRegression(**{**ADAM, "l2": 0.6}), X, Y_REG, "l2=0.6 here"),
-    "other solver": (LinearRegression(**{**ADAM, "solver": "rmsprop"}), X, Y_REG, "solver"),
-    "other seed": (LinearRegression(**{**ADAM, "random_state": 1}), X, Y_REG, "random_state"),
-    "other kind": (LogisticRegression(**ADAM), X, Y_CLASS, "LinearRegression"),
-    "fewer samples": (LinearRegression(**ADAM), X[:-1], Y_REG[:-1], "n_samples"),
-    "other features": (LinearRegression(**ADAM), X[:, :5], Y_REG, "n_features"),
-    "other targets": (LinearRegression(**ADAM), X, Y_REG + 1e-9, "different"),
-    "other X": (LinearRegression(**ADAM), X[::-1], Y_REG[::-1], "different"),
+    "other parameter": (LinearRegression(**{**ADAM, "l2": 0.6}), X, Y_REG, "params.l2: 0.6 here, 0.5 in the"),
+    "other solver": (LinearRegression(**{**ADAM, "solver": "rmsprop"}), X, Y_REG, "session.solver: 'rmsprop' here"),
+    "other seed": (LinearRegression(**{**ADAM, "random_state": 1}), X, Y_REG, "params.random_state: 1 here, 0 in"),
+    "other kind": (LogisticRegression(**ADAM), X, Y_CLASS, "kind: 'LogisticRegression' here, 'LinearRegression' in"),
+    "fewer samples": (LinearRegression(**ADAM), X[:-1], Y_REG[:-1], "data.n_samples: 299 here, 300"),
+    "other features": (LinearRegression(**ADAM), X[:, :5], Y_REG, "data.n_features: 5 here, 6"),
+    "other targets": (LinearRegression(**ADAM), X, Y_REG + 1e-9, r"data.fingerprint: '[0-9a-f]{64}' here, '[0-9a-f]+"),
+    "other X": (LinearRegression(**ADAM), X[::-1], Y_REG[::-1], "data.fingerprint"),
 }
 
 
@@ -289,7 +293,7 @@ def test_a_checkpoint_of_another_fit_is_refused(checkpoint_file, case):
         return
     ckpt = checkpoint_file.parent / "labels.ckpt"
     fit(LogisticRegression(solver="gd", max_iter=2, checkpoint=ckpt, random_state=0), X, Y_CLASS)
-    with pytest.raises(CheckpointError, match="class labels"):
+    with pytest.raises(CheckpointError, match="labels: .* here, .* in the checkpoint"):
         fit(LogisticRegression(solver="gd", checkpoint=ckpt, random_state=0), X, Y_CLASS + 1, resume=True)
 
 
@@ -318,8 +322,7 @@ def test_corrupted_or_foreign_checkpoints_are_refused(checkpoint_file):
 
 def _edit(ckpt, edit) -> None:
     """Apply ``edit(header, arrays)`` to a checkpoint and write it back with a valid checksum (a forgery)."""
-    info = read_checkpoint(ckpt)
-    header, arrays = copy.deepcopy(info.header), dict(info.arrays)
+    header, arrays = (copy.deepcopy(part) for part in read_checkpoint(ckpt))
     edit(header, arrays)
     body = {k: v for k, v in header.items() if k not in ("format", "format_version", "gdlearn_version")}
     write_file(ckpt, header.get("format", "x"), header.get("format_version", 3), body, arrays)
@@ -339,27 +342,27 @@ STATE_EDITS = {  # the state must be this fit's: names, dtypes, shapes, counters
     "theta shape": (_set("state/theta", lambda a: a[:6]), "state/theta must be float64"),
     "theta nan": (_set("state/theta", _nan_at_0), "NaN"),
     "theta dtype": (_set("state/theta", lambda a: a.astype(np.float32)), "must be float64"),
-    "opt state missing": (lambda h, a: a.pop("state/opt/adam/mu"), "does not match this fit's state"),
+    "opt state missing": (lambda h, a: a.pop("state/opt/adam/mu"), "are not those expected"),
     "opt state shape": (_set("state/opt/adam/mu", np.zeros((1, 7))), "state/opt/adam/mu must be"),
-    "opt state positional": (lambda h, a: a.update({"state/opt/0/mu": a.pop("state/opt/adam/mu")}), "does not match"),
+    "opt state positional": (lambda h, a: a.update({"state/opt/0/mu": a.pop("state/opt/adam/mu")}), "not those"),
     "history length": (_set("state/history/loss", lambda a: a[:-1]), r"iteration \+ 1"),
-    "history series": (_set("state/history/val_loss", np.zeros(4)), "does not match"),
+    "history series": (_set("state/history/val_loss", np.zeros(4)), "are not those expected"),
     "history scalar": (_set("state/history/grad_norm", np.array(np.inf)), "must be float64 of shape"),
     "iteration": (lambda h, a: h["state"].update(iteration=-1), "iteration"),
     "counter": (_set("state/best_iteration", np.array(99)), "counter"),
-    "unknown field": (lambda h, a: h["state"].update(extra=1), "must have the fields"),
-    "wrong type": (lambda h, a: h["data"].update(n_samples="300"), "wrong type"),
+    "unknown field": (lambda h, a: h["state"].update(extra=1), "state must have the fields"),
+    "wrong type": (lambda h, a: h["data"].update(n_samples="300"), "data.n_samples: 300 here, '300' in"),
     "future version": (lambda h, a: h.update(format_version=CHECKPOINT_FORMAT_VERSION + 1), "newer gdlearn"),
     "path absent": (lambda h, a: h["params"].update(record_path="True"), "record_path"),
 }
 SESSION_EDITS = {  # the session must be this fit's: solver, preconditioning, step size (a fixed one cannot change)
-    "solver": (lambda h, a: h["session"].update(solver="momentum"), "written by solver 'momentum'"),
-    "no preconditioning": (lambda h, a: h["session"].update(coords=None), "preconditioning"),
+    "solver": (lambda h, a: h["session"].update(solver="momentum"), "session.solver: 'gd' here, 'momentum' in"),
+    "no preconditioning": (lambda h, a: h["session"].update(preconditioning=None), "preconditioning: 'dense' here"),
     "coords shape": (_set("session/coords/mean", lambda a: a[:3]), "session/coords/mean must be"),
     "coords nan": (_set("session/coords/scale", _nan_at_0), "NaN"),
     "coords scale": (_set("session/coords/scale", lambda a: -a), "positive scales"),
-    "step size": (_set("session/lr", np.array(0.123)), "learning rate 0.123 differs"),
-    "step size nan": (_set("session/lr", np.array(np.nan)), "session/lr must be a finite"),
+    "step size": (_set("session/step/lr", np.array(0.123)), "learning rate 0.123 differs"),
+    "step size nan": (_set("session/step/lr", np.array(np.nan)), "session/step must hold positive finite"),
 }
 FORGED = {**STATE_EDITS, **SESSION_EDITS}
 
@@ -382,10 +385,10 @@ def test_resume_uses_the_checkpointed_step_size_and_scaling(tmp_path):
     ckpt = tmp_path / "run.ckpt"
     make = lambda **kw: LinearRegression(solver="gd", tol=0.0, random_state=0, checkpoint=ckpt, **kw)  # noqa: E731
     fit(make(max_iter=3), X, Y_REG)
-    saved = read_checkpoint(ckpt).arrays
-    lr, matrix = float(saved["session/lr"]), saved["session/coords/matrix"].copy()
+    saved = read_checkpoint(ckpt)[1]
+    lr, matrix = float(saved["session/step/lr"]), saved["session/coords/matrix"].copy()
     matrix.flat[0] *= 2.0
-    _edit(ckpt, lambda h, a: a.update({"session/lr": np.array(lr * 0.5), "session/coords/matrix": matrix}))
+    _edit(ckpt, lambda h, a: a.update({"session/step/lr": np.array(lr * 0.5), "session/coords/matrix": matrix}))
     resumed = fit(make(max_iter=6), X, Y_REG, resume=True)
     assert resumed.learning_rate_ == lr * 0.5 and resumed._session.coords.matrix.flat[0] == matrix.flat[0]
     assert not np.array_equal(fit(make(max_iter=6), X, Y_REG).coef_, resumed.coef_)
@@ -418,7 +421,7 @@ def _child_at_iteration(ckpt, how, at_least):
         [sys.executable, "-c", CHILD, str(ckpt), how], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 60
-    while not (ckpt.exists() and read_checkpoint(ckpt).iteration >= at_least):  # never partial: atomic writes
+    while not (ckpt.exists() and saved_iteration(ckpt) >= at_least):  # never partial: atomic writes
         assert child.poll() is None, child.stderr.read().decode()
         assert time.monotonic() < deadline, "the child made no progress"
         time.sleep(0.005)
@@ -430,11 +433,11 @@ def test_sigkill_during_training_then_resume_is_bit_identical(tmp_path):
     child = _child_at_iteration(ckpt, "kill", 15)
     child.kill()
     child.communicate()
-    info = read_checkpoint(ckpt)
-    assert 15 <= info.iteration < 150  # killed mid-way
+    info = read_checkpoint(ckpt)[0]
+    assert 15 <= info["state"]["iteration"] < 150  # killed mid-way
     params = dict(solver="momentum", batch_size=32, learning_rate=0.002, max_iter=150, tol=0.0, n_iter_no_change=10**6)
     resumed = fit(LinearRegression(**params, checkpoint=ckpt, checkpoint_every=10**6), X, Y_REG, resume=True)
-    assert_identical(fit(LinearRegression(**params, random_state=info.seed), X, Y_REG), resumed)
+    assert_identical(fit(LinearRegression(**params, random_state=info["seed"]), X, Y_REG), resumed)
     assert resumed.n_iter_ == 150
 
 
@@ -447,11 +450,11 @@ def test_sigint_mid_epoch_saves_a_consistent_state(tmp_path):
     out, err = child.communicate(timeout=60)
     report = json.loads(out.decode().strip().splitlines()[-1])
     assert report.get("checkpoint") == str(ckpt), err.decode()
-    info = read_checkpoint(ckpt)
-    assert info.iteration in (report["iteration"], report["iteration"] - 1)
-    params = dict(solver="adam", batch_size=4, tol=0.0, n_iter_no_change=10**6, max_iter=info.iteration + 3)
+    info = read_checkpoint(ckpt)[0]
+    assert info["state"]["iteration"] in (report["iteration"], report["iteration"] - 1)
+    params = dict(solver="adam", batch_size=4, tol=0.0, n_iter_no_change=10**6, max_iter=info["state"]["iteration"] + 3)
     resumed = fit(LogisticRegression(**params, checkpoint=ckpt), X, Y_MULTI, resume=True)
-    assert_identical(fit(LogisticRegression(**params, random_state=info.seed), X, Y_MULTI), resumed)
+    assert_identical(fit(LogisticRegression(**params, random_state=info["seed"]), X, Y_MULTI), resumed)
 
 
 # ----------------------------------------------------------------- fuzz

@@ -28,7 +28,10 @@ def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(tmp_path):
     proc = subprocess.Popen([EXE, *ARGS], cwd=interrupted, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # the signal to interrupt: a checkpoint of at least 200 iterations exists (written atomically, so never partial)
     deadline = time.monotonic() + 120
-    while not ((interrupted / "run.ckpt").exists() and read_checkpoint(interrupted / "run.ckpt").iteration >= 200):
+    while not (
+        (interrupted / "run.ckpt").exists()
+        and read_checkpoint(interrupted / "run.ckpt")[0]["state"]["iteration"] >= 200
+    ):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the training made no progress"
         time.sleep(0.005)

@@ -458,7 +458,8 @@ def test_any_arguments_of_the_other_commands_end_in_a_result_or_a_one_line_error
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         warnings.simplefilter("ignore")
         try:
-            status = main(argv)
+            with contextlib.chdir(tmp):  # "--out p.csv" is relative: it must not land in the repository
+                status = main(argv)
         except SystemExit as exc:  # argparse: a malformed number or an option the command does not have
             status = exc.code
     assert "Traceback" not in err.getvalue() and status in (0, 1, 2)

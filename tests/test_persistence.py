@@ -217,6 +217,9 @@ for header_text, message in [  # safetensors' 8-byte header length, then the hea
     (b'{"__metadata__": {"gdlearn": "{}"}}', "checksum mismatch"),
     (b'{"__metadata__": {"gdlearn": "{\\"sha256\\": \\"00\\"}"}}', "checksum mismatch"),
     (b'{"__metadata__": {"gdlearn": 1}}', "corrupted"),
+    (b'{"__metadata__": {"gdlearn": "{\\"format\\": NaN, \\"sha256\\": \\"00\\"}"}}', "corrupted"),
+    (b'{"__metadata__": {"gdlearn": "{\\"a\\":1e999,\\"sha256\\":\\"00\\"}"}}', "corrupted"),
+    (b'{"__metadata__": {"gdlearn": "{\\"sha256\\":\\"00\\",\\"sha256\\":\\"00\\"}"}}', "checksum mismatch"),
     (DEEP, "corrupted"),
 ]:
     NOT_MODELS.setdefault(message, []).append(len(header_text).to_bytes(8, "little") + header_text)
@@ -234,31 +237,33 @@ def test_not_a_model_file_is_refused_without_running_any_code(tmp_path, message,
 # header path, or @array[:dtype]) to each JSON value ("$drop" deletes it), re-checksums the file and expects a refusal
 # saying message ({} is the field's name). Classes of binary: ["no", "yes"] (<U3); coef: (1, 3), (2, 3) in multi.
 FORGERIES = r"""
-linear | kind = "Ridge", "os.system", 3, null, ["LinearRegression"] | unknown model kind
+linear | kind = "Ridge", "os.system" | unknown model kind
+linear | kind = 3, null, ["LinearRegression"] ; params = null, 3, [], ["l2"], "" | {} has the wrong type
 linear | format_version = 0, -1, "1", 2.0, true, null | format_version must be a positive integer
 linear | format_version = 3, 1000000 | format version \d+, .*newer gdlearn.*Upgrade
 linear | format = "onnx", "$drop" | file, not 'gdlearn-model'
-linear | code = "os.system" ; gdlearn_version = "$drop" | header has the fields
-linear | params = null, 3, [], ["l2"], "" | params must be a JSON object
+linear | code = "os.system" ; gdlearn_version = "$drop" | the header must have the fields
 linear | params = {"l2": {}} ; params.random_state = {"random_state": [[1,2],0,0,0.0]}, {"random_state": 5} | malformed
-linear | n_features_in = 0, "3", 2.5 | n_features_in must be a positive integer
-multi | n_features_in = 4 | 'coef'.*4 features
-linear | feature_names = ["a"], [1, 2, 3], "abc" | feature_names must be null or 3 strings
-linear | target_ndim = 3, 0, true, null ; classes = {"dtype": "<i8", "values": [0, 1]} | classes null and target_ndim 1
-multi | target_ndim = 1 | k = 1 for target_ndim 1
+linear | n_features_in = 0 | n_features_in must be a positive integer
+linear | n_features_in = "3", 2.5 ; feature_names = "abc" ; target_ndim = true | {} has the wrong type
+multi | n_features_in = 4 | coef must be float64 of shape \(2, 4\)
+linear | feature_names = ["a"], [1, 2, 3] | feature_names must be null or 3 strings
+linear | target_ndim = 3, 0, null ; classes = {"dtype": "<i8", "values": [0, 1]} | classes null and target_ndim 1
+multi | target_ndim = 1 | coef must be float64 of shape \(1, 3\)
 binary | target_ndim = 1 | target_ndim must be null
-linear | @coef = 1.0, [1, 2, 3], [[[1, 2, 3]]] | coef must have shape \(k, p\)
-multi | @coef = [[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3]] | 'intercept'.*4 output
-multi | @coef:float32 = [[1, 2, 3], [1, 2, 3]] ; @coef:int64 = [[1, 2, 3], [1, 2, 3]] | 'coef' \((float32|int64), shape
-binary | @coef = [[1, 2, 3], [1, 2, 3]] | 'coef'.*1 output
-multinomial | classes.values = [0, 1, 2, 3, 4] | '(coef|intercept)'.*5 output
-linear | @coef = [[1, NaN, 3]], [[1, 2, Infinity]], [[NaN, 2, 3]], [[1, 2, -Infinity]] | coef contains NaN or infinity
-multi | @intercept = [0, 1, 2], 0.5 | 'intercept'
-multi | @intercept = [0, NaN], [Infinity, 0] | intercept contains NaN or infinity
-linear | @evil = [1.0, 2.0] ; @history/a/b = [1.0, 2.0] ; @learning_rate = [0.1] | '{}' \(float64, shape .* not part
-linear | @coef = [[1.0, 2.0]], [[1, 2, 3, 4]] ; @path = [[1.0, 2.0]], [1.0, 2.0, 3.0, 4.0] | array '{}' \(float64, shape
-linear | @history/loss = [[1.0, 2.0]], 1.0 ; @history/loss:int64 = [1, 2] | array '{}'
-multi | @coef = "$drop" ; @intercept = "$drop" ; @history/loss = "$drop" | 'coef', 'intercept' and 'history/loss' are
+linear | @coef = 1.0, [1, 2, 3], [[[1, 2, 3]]] | coef must be float64 of shape \(1, 3\)
+multi | @coef = [[1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 2, 3]] | intercept must be float64 of shape \(4,\)
+multi | @coef:float32 = [[1, 2, 3], [1, 2, 3]] ; @coef:int64 = [[1, 2, 3], [1, 2, 3]] | found (float32|int64) of
+binary | @coef = [[1, 2, 3], [1, 2, 3]] | coef must be float64 of shape \(1, 3\)
+multinomial | classes.values = [0, 1, 2, 3, 4] | coef must be float64 of shape \(5, 3\)
+linear | @coef = [[1, NaN, 3]], [[1, 2, Infinity]], [[NaN, 2, 3]], [[1, 2, -Infinity]] | intercept contains NaN or inf
+multi | @intercept = [0, 1, 2], 0.5 | intercept must be float64 of shape \(2,\)
+multi | @intercept = [0, NaN], [Infinity, 0] | coef or intercept contains NaN or infinity
+linear | @evil = [1.0, 2.0] ; @history/a/b = [1.0, 2.0] | the arrays .*'{}'.* are not those expected
+linear | @learning_rate = [0.1] | learning_rate must be float64 of shape \(\)
+linear | @coef = [[1.0, 2.0]], [[1, 2, 3, 4]] ; @path = [[1.0, 2.0]], [1.0, 2.0, 3.0, 4.0] | {} must be float64 of shape
+linear | @history/loss = [[1.0, 2.0]], 1.0 ; @history/loss:int64 = [1, 2] | history/loss must be float64 of shape \(0,\)
+multi | @coef = "$drop" ; @intercept = "$drop" ; @history/loss = "$drop" | are not those expected, .*'{}'
 linear | params.alpha = 1.0 | unknown parameter\(s\) 'alpha' for LinearRegression
 linear | params.solver = "nope", "sgd", 3 ; params.l2 = -1, "0.5", true ; params.max_iter = true, 0, 1.5 | invalid.*{}=
 linear | params.random_state = "1", 4294967296, -1, 0.5 ; params.checkpoint = 5, false | invalid parameters.*{}=
@@ -275,11 +280,13 @@ binary | classes.dtype = "i4,f8", "|S3", "<M8", "<c16", "<U0", 8, null | not an 
 binary | classes.dtype = "<f3" | '<f3'
 binary | classes = {"dtype":"|O","values":[{"py/object":"os.system"},1]}, {"dtype":"|O","values":[1,"a"]} | one type
 binary | classes.values = ["no"], [] | from two labels
-binary | classes = ["no", "yes"], null ; classes.code = 1 | classes must be
-binary | fitted.n_iter_ = -1, "3", null ; fitted.best_iteration_ = 1.5, -2 | n_iter_ and fitted.best_iteration_ must
-linear | fitted.converged_ = 1, "true" ; fitted.stop_reason_ = null, 3 | converged_ must be a boolean and fitted.stop_r
-linear | fitted.solver_ = "auto", "sgd", null | solver_ must be one of
-linear | fitted.loss_ = 1.0 ; fitted.solver_ = "$drop" | fitted has the fields
+binary | classes = null ; classes.code = 1 | classes must be
+binary | classes = ["no", "yes"] | classes has the wrong type
+binary | fitted.n_iter_ = -1 ; fitted.best_iteration_ = -2 | n_iter_ and fitted.best_iteration_ must
+binary | fitted.n_iter_ = "3", null ; fitted.best_iteration_ = 1.5 ; fitted.converged_ = 1, "true" | {} has the wrong
+linear | fitted.stop_reason_ = null, 3 ; fitted.solver_ = null ; classes = 1 | {} has the wrong type
+linear | fitted.solver_ = "auto", "sgd" | solver_ must be one of
+linear | fitted.loss_ = 1.0 ; fitted.solver_ = "$drop" | fitted must have the fields
 """
 FORGED = [("binary", "classes", {"dtype": "<U999999", "values": list("abcdefghijklmnopq")}, "two labels to")] + [
     pytest.param(name, field, value, message, id=f"{name} {field}={json.dumps(value)[:40]}")

@@ -1,43 +1,49 @@
 """The one container of gdlearn's files, models and checkpoints: named arrays and a small JSON header.
 
 A file is a `safetensors <https://github.com/huggingface/safetensors>`_ file
-(an 8-byte header length, a JSON header, then the raw little-endian bytes of
-each array) whose metadata holds one string, ``"gdlearn"``: our header, as
-canonical JSON (sorted keys, ASCII, finite numbers): ``format``,
-``format_version``, ``gdlearn_version``, what the format adds (the
-estimator's class and parameters, what the arrays mean) and ``sha256``, the
-SHA-256 of the rest of the header (canonical) and of every array (name,
-dtype, shape, bytes) in name order.  The same state gives the same bytes, and
-a header text that is not exactly the canonical encoding of what it says is
-refused, so every edit, down to a single flipped bit, is detected.
-
-Every number that is state (coefficients, loss curves, optimizer moments,
-counters) is an array, written and read bit for bit; the header holds
-settings, names and flags.  :func:`read` refuses, with ``error(path, problem)``:
-an oversized file (before reading it), a pickle, a truncated, corrupted or
-edited file (the parser's checks, then the digest), another format and a newer
-version.  Nothing is executed on load: the bytes are parsed by safetensors
-(Rust, fuzzed) and JSON, never unpickled or imported.
+whose metadata holds one string, ``"gdlearn"``: our header as canonical JSON
+(sorted keys, ASCII, finite numbers) with ``format``, ``format_version``,
+``gdlearn_version``, what the format adds, and ``sha256`` (of the rest of the
+header and of every array's name, dtype, shape and bytes).  A header text that
+is not exactly canonical is refused, so every edit, down to one flipped bit,
+is detected; the same state gives the same bytes.  Every number that is state
+is an array, stored bit for bit.  Nothing is executed on load: the bytes are
+parsed by safetensors (Rust, fuzzed) and JSON, never unpickled.
 
 :func:`flatten` and :func:`unflatten` turn nested state (dicts of arrays and
 numbers, as ``optimizer.init`` makes them) into ``"a/b/c"``-named arrays and
-back, checking every name, dtype and shape against a template.
+back, checking every name, dtype and shape against a template;
+:func:`check_fields` checks a header against a schema of types.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
+import numbers
 import os
-import tempfile
+import secrets
 from typing import NoReturn
 
 import numpy as np
 
 from ._version import __version__
+from .optim.schedules import Constant, ExponentialDecay, InverseDecay, Schedule, StepDecay
 
-__all__ = ["FileError", "write", "read", "atomic_write", "flatten", "unflatten", "digest"]
+__all__ = [
+    "FileError",
+    "write",
+    "read",
+    "atomic_write",
+    "flatten",
+    "unflatten",
+    "digest",
+    "check_fields",
+    "encode_param",
+    "decode_param",
+]
 
 
 class FileError(ValueError):
@@ -102,12 +108,14 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     directory = os.path.dirname(path)
     prefix = f".{os.path.basename(path)}."
     _remove_stale_temps(prefix, directory)
-    fd, tmp = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}.", suffix=".tmp", dir=directory)
+    tmp = os.path.join(directory, f"{prefix}{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for open(path, "w")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fchmod(f.fileno(), _file_mode(path))
+            if os.path.exists(path):  # an existing file keeps its permissions
+                os.fchmod(f.fileno(), os.stat(path).st_mode & 0o777)
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
@@ -121,21 +129,6 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-
-
-def _file_mode(path: str) -> int:
-    """The existing file's mode, or the one a plain ``open(path, "w")`` would give (mkstemp makes 0600)."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        pass
-    try:  # Linux: read the umask without changing it (os.umask is process-wide)
-        with open("/proc/self/status") as f:
-            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
-    except (OSError, StopIteration, ValueError, IndexError):
-        umask = os.umask(0o022)
-        os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _remove_stale_temps(prefix: str, directory: str) -> None:
@@ -160,25 +153,6 @@ def _remove_stale_temps(prefix: str, directory: str) -> None:
 
 
 # ================================================================= reading
-def _strict_json(text):
-    def pairs(items):
-        out = dict(items)
-        if len(out) != len(items):
-            raise ValueError("a key appears twice in one object")
-        return out
-
-    def constant(name):
-        raise ValueError(f"{name} is not JSON")
-
-    def finite(literal):  # 1e999 would read as infinity
-        value = float(literal)
-        if not math.isfinite(value):
-            raise ValueError(f"{literal} is beyond double precision")
-        return value
-
-    return json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_float=finite)
-
-
 def read(
     path: str | os.PathLike,
     error: type[FileError],
@@ -187,6 +161,7 @@ def read(
     max_size: int,
     others: dict[str, str] | None = None,
     legacy: str = "",
+    schema: dict | None = None,
 ) -> tuple[dict, dict]:
     """Read and authenticate a gdlearn file: ``(header, arrays)``.
 
@@ -203,6 +178,9 @@ def read(
         Formats that are gdlearn's but not accepted here, with what to say.
     legacy : str
         What to do with a file of gdlearn 0.1 (JSON, no longer read).
+    schema : dict, optional
+        The header's fields besides ``format``, ``format_version`` and
+        ``gdlearn_version`` (see :func:`check_fields`); ``None`` accepts any.
 
     Raises
     ------
@@ -235,13 +213,13 @@ def read(
             fail(f"it was written by {written}, which this gdlearn ({__version__}) no longer reads. {legacy}")
         fail(f"it is truncated or not a gdlearn file ({len(data):,} bytes, header of {size:,} announced)")
     try:
-        meta = _strict_json(data[8 : 8 + size].decode("ascii")).get("__metadata__")
+        meta = json.loads(data[8 : 8 + size]).get("__metadata__")
         if not isinstance(meta, dict) or set(meta) != {"gdlearn"}:
             fail("it is not a gdlearn file (its header has no gdlearn metadata)")
         from safetensors.numpy import load
 
         arrays = load(data)
-        header = _strict_json(meta["gdlearn"])
+        header = json.loads(meta["gdlearn"])  # duplicate keys, NaN or 1e999 are not canonical: refused below
         if not isinstance(header, dict):
             fail("its gdlearn header is not a JSON object")
         canonical = _canonical(header) == meta["gdlearn"]  # so that no two texts (1e-05, 1E-05) read the same
@@ -266,7 +244,68 @@ def read(
             f"it has format version {version}, written by a newer gdlearn ({header.get('gdlearn_version')!r}); "
             f"this gdlearn ({__version__}) reads versions up to {formats[found]}. Upgrade gdlearn to load it"
         )
+    if schema is not None:
+        check_fields(header, {"format": str, "format_version": int, "gdlearn_version": str, **schema}, fail)
     return header, arrays
+
+
+def check_fields(value, schema, fail, where: str = "") -> None:
+    """Check a JSON value against ``schema``: a dict (these fields exactly, each checked), a type or tuple of types.
+
+    ``None`` in a tuple allows null; ``int`` excludes ``bool``.  Calls ``fail(problem)`` on the first mismatch.
+    """
+    if isinstance(schema, dict):
+        if not isinstance(value, dict) or set(value) != set(schema):
+            fail(f"{where or 'the header'} must have the fields {sorted(schema)}, found {value!r:.200}")
+        for key, sub in schema.items():
+            check_fields(value[key], sub, fail, f"{where}.{key}" if where else key)
+        return
+    types = tuple(type(None) if t is None else t for t in (schema if isinstance(schema, tuple) else (schema,)))
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        fail(f"{where} has the wrong type: {value!r:.80}")
+
+
+# ============================================================= parameters
+#: The only schedule classes a ``learning_rate`` parameter can name in a file.
+SCHEDULES: dict[str, type] = {c.__name__: c for c in (Constant, ExponentialDecay, InverseDecay, StepDecay)}
+
+
+def encode_param(key: str, value):
+    """An estimator parameter as JSON: numbers, strings, bools, null; a schedule as ``{"schedule": name, fields}``,
+    a ``RandomState`` as ``{"random_state": [key, pos, has_gauss, cached]}``; :func:`decode_param` inverts it."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, Schedule) and SCHEDULES.get(type(value).__name__) is type(value):
+        fields = {f.name: encode_param(key, getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {"schedule": type(value).__name__, **fields}
+    if isinstance(value, os.PathLike):
+        return os.fsdecode(value)
+    if isinstance(value, np.random.RandomState):
+        _, mt_key, pos, has_gauss, cached = value.get_state(legacy=True)
+        return {"random_state": [mt_key.tolist(), int(pos), int(has_gauss), float(cached)]}
+    raise ValueError(f"parameter {key}={value!r} ({type(value).__name__}) cannot be represented in a model file")
+
+
+def decode_param(value):
+    """The inverse of :func:`encode_param`: builds only the schedules of :data:`SCHEDULES` and a ``RandomState``."""
+    if isinstance(value, dict) and set(value) == {"random_state"}:
+        mt_key, pos, has_gauss, cached = value["random_state"]
+        if not (len(mt_key) == 624 and type(pos) is int and 0 <= pos <= 624 and has_gauss in (0, 1)):
+            raise ValueError("the RandomState must have 624 key words, a position in [0, 624] and has_gauss 0 or 1")
+        rs = np.random.RandomState()
+        rs.set_state(("MT19937", np.array(mt_key, dtype=np.uint32), pos, has_gauss, cached))
+        return rs
+    if isinstance(value, dict) and value.get("schedule") in SCHEDULES:
+        return SCHEDULES[value["schedule"]](**{f: v for f, v in value.items() if f != "schedule"})
+    if isinstance(value, (dict, list)):
+        raise ValueError(f"a parameter has an unsupported value {value!r:.80}")
+    return value
 
 
 # ============================================================ state trees
@@ -284,7 +323,7 @@ def flatten(tree: dict, prefix: str) -> dict[str, np.ndarray]:
     """``{"a": {"b": x}}`` → ``{"prefix/a/b": array(x)}``; numbers become 0-d int64, float64 or bool arrays."""
     out = {}
     for key, value in tree.items():
-        name = f"{prefix}/{key}"
+        name = f"{prefix}/{key}" if prefix else key
         out.update(flatten(value, name) if isinstance(value, dict) else {name: _leaf(value)})
     return out
 
@@ -298,9 +337,9 @@ def unflatten(template: dict, arrays: dict, prefix: str, fail) -> dict:
     back as the template's Python types, so that arithmetic resumes bit for bit.
     """
     names = flatten(template, prefix)
-    found = {k for k in arrays if k.startswith(prefix + "/")}
+    found = {k for k in arrays if k.startswith(prefix + "/" if prefix else "")}
     if found != set(names):
-        fail(f"{prefix} does not match this fit's state (arrays {sorted(found)}, expected {sorted(names)})")
+        fail(f"the arrays {sorted(found)} are not those expected, {sorted(names)}")
     for name, ref in names.items():
         a = arrays[name]
         grows = ref.ndim >= 1 and ref.shape[0] == 0
@@ -313,7 +352,7 @@ def unflatten(template: dict, arrays: dict, prefix: str, fail) -> dict:
 
     def build(node, name):
         if isinstance(node, dict):
-            return {k: build(v, f"{name}/{k}") for k, v in node.items()}
+            return {k: build(v, f"{name}/{k}" if name else k) for k, v in node.items()}
         a = arrays[name]
         if isinstance(node, np.ndarray):
             return a.copy()

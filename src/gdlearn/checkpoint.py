@@ -17,9 +17,9 @@ and the session as named arrays, byte for byte (:mod:`gdlearn._fileformat`);
 the mini-batch order depends only on (seed, epoch), so the seed suffices.  On
 resume every array is checked against the template that this fit's own
 ``optimizer.init`` and settings produce (names, dtypes, shapes), as orbax
-restores checkpoints.  What cannot be stored, the data, is fingerprinted
-(:func:`data_fingerprint`); a checkpoint is refused for another estimator,
-other parameters (except :data:`RESUMABLE_CHANGES`), other data or labels.
+restores checkpoints.  The fit's identity (estimator, parameters except
+:data:`RESUMABLE_CHANGES`, labels, seed, solver, preconditioning, the data's
+sizes and :func:`data_fingerprint`) must equal the checkpoint's, field by field.
 
 Consistency on Ctrl-C
 ---------------------
@@ -37,23 +37,13 @@ import errno
 import hashlib
 import os
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
-from ._fileformat import FileError, flatten, read, unflatten, write
+from ._fileformat import FileError, encode_param, flatten, read, unflatten, write
 from .solver import SolverState
 
-__all__ = [
-    "Checkpointer",
-    "CheckpointError",
-    "CheckpointInfo",
-    "read_checkpoint",
-    "data_fingerprint",
-    "CHECKPOINT_FORMAT",
-    "CHECKPOINT_FORMAT_VERSION",
-    "MAX_CHECKPOINT_SIZE",
-]
+__all__ = ["Checkpointer", "CheckpointError", "read_checkpoint", "data_fingerprint", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "gdlearn-checkpoint"
 #: The version this gdlearn writes and reads (earlier ones are refused: start the fit again).
@@ -65,6 +55,15 @@ RESUMABLE_CHANGES = ("max_iter", "verbose", "checkpoint", "checkpoint_every", "c
 #: Rows of X sampled by the data fingerprint (evenly spaced, first and last included).
 FINGERPRINT_ROWS = 1024
 _COUNTERS = ("best_iteration", "no_improve", "no_improve_train", "rising")
+_SCHEMA = {  # the header besides format and versions; the identity's fields are compared with this fit's
+    "kind": str,
+    "params": dict,
+    "labels": (str, None),
+    "seed": int,
+    "data": dict,
+    "session": dict,
+    "state": {"iteration": int, "stopped": (str, None)},
+}
 
 
 class CheckpointError(FileError):
@@ -94,81 +93,15 @@ def data_fingerprint(data) -> str:
     return h.hexdigest()
 
 
-def _comparable(params: dict) -> dict[str, str]:
-    """The parameters that must not change on resume, each as text that compares exactly."""
+def _dotted(tree: dict, prefix: str = "") -> dict:
     out = {}
-    for key, value in params.items():
-        if isinstance(value, np.random.RandomState):
-            value = "RandomState"  # the seed drawn from it is checkpointed
-        elif isinstance(value, os.PathLike):
-            value = os.fspath(value)
-        elif isinstance(value, np.generic):
-            value = value.item()
-        if key not in RESUMABLE_CHANGES:
-            out[key] = repr(value)
+    for key, value in tree.items():
+        out.update(_dotted(value, f"{prefix}{key}.") if isinstance(value, dict) and value else {prefix + key: value})
     return out
 
 
-def _identity(estimator) -> dict:
-    classes = getattr(estimator, "classes_", None) if estimator._is_classifier else None
-    labels = None if classes is None else repr((classes.dtype.str, classes.tolist()))
-    return {"kind": type(estimator).__name__, "params": _comparable(estimator.get_params(deep=False)), "labels": labels}
-
-
-# ================================================================= reading
-@dataclass
-class CheckpointInfo:
-    """A checkpoint read and authenticated by :func:`read_checkpoint`.
-
-    Attributes
-    ----------
-    path, kind, gdlearn_version : str
-    seed, iteration, n_samples, n_features, n_outputs : int
-    header : dict
-    arrays : dict of ndarray
-    """
-
-    path: str
-    kind: str
-    gdlearn_version: str
-    seed: int
-    iteration: int
-    n_samples: int
-    n_features: int
-    n_outputs: int
-    header: dict
-    arrays: dict
-
-    def fail(self, problem: str):
-        raise CheckpointError(self.path, problem)
-
-
-_SCHEMA = {  # the header's fields and their types (dicts: nested fields)
-    "format": str,
-    "format_version": int,
-    "gdlearn_version": str,
-    "kind": str,
-    "params": dict,
-    "labels": (str, type(None)),
-    "seed": int,
-    "data": {"n_samples": int, "n_features": int, "n_outputs": int, "fingerprint": str},
-    "session": {"solver": str, "coords": (str, type(None))},
-    "state": {"iteration": int, "stopped": (str, type(None))},
-}
-
-
-def _check_schema(value, schema, where: str, fail) -> None:
-    if isinstance(schema, dict):
-        if not isinstance(value, dict) or set(value) != set(schema):
-            fail(f"{where} must have the fields {sorted(schema)}, found {value!r:.200}")
-        for key, sub in schema.items():
-            _check_schema(value[key], sub, f"{where}.{key}" if where else key, fail)
-    elif not isinstance(value, schema) or (schema is int and isinstance(value, bool)):
-        fail(f"{where} has the wrong type: {value!r:.80}")
-
-
-def read_checkpoint(path: str | os.PathLike) -> CheckpointInfo:
-    """Read and authenticate a checkpoint file: format, version, checksum and header fields.
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
+    """Read and authenticate a checkpoint file: ``(header, arrays)``, checked for format, checksum and fields.
 
     Raises
     ------
@@ -177,39 +110,21 @@ def read_checkpoint(path: str | os.PathLike) -> CheckpointInfo:
     CheckpointError
         If it is not a valid gdlearn checkpoint.
     """
-    path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(
             errno.ENOENT,
-            "resume=True, but the checkpoint file does not exist. Fit without resume=True to start a new "
-            "run; it writes the checkpoint as it goes",
-            path,
+            "resume=True, but the checkpoint file does not exist. Fit without resume=True to start a new run; "
+            "it writes the checkpoint as it goes",
+            os.fspath(path),
         )
-    header, arrays = read(
+    return read(
         path,
         CheckpointError,
         formats={CHECKPOINT_FORMAT: CHECKPOINT_FORMAT_VERSION},
         max_size=MAX_CHECKPOINT_SIZE,
         others={"gdlearn-model": "it is a saved model, not a checkpoint; load it with gdlearn.load"},
         legacy="Start the fit again without resume=True.",
-    )
-
-    def fail(problem: str):
-        raise CheckpointError(path, problem)
-
-    _check_schema(header, _SCHEMA, "", fail)
-    data = header["data"]
-    return CheckpointInfo(
-        path,
-        header["kind"],
-        header["gdlearn_version"],
-        header["seed"],
-        header["state"]["iteration"],
-        data["n_samples"],
-        data["n_features"],
-        data["n_outputs"],
-        header,
-        arrays,
+        schema=_SCHEMA,
     )
 
 
@@ -228,13 +143,8 @@ def _state_tree(fields: dict, history: dict, path) -> dict:
     return tree
 
 
-def _scalar(arrays: dict, name: str, fail) -> float | None:
-    if name not in arrays:
-        return None
-    a = arrays[name]
-    if a.dtype != np.float64 or a.shape != () or not np.isfinite(a):
-        fail(f"{name} must be a finite float64 number, found {a!r:.80}")
-    return float(a)
+def _steps(session) -> dict:
+    return {k: float(v) for k, v in (("lipschitz", session.lipschitz), ("lr", session.spec.lr)) if v is not None}
 
 
 # ============================================================ the writer
@@ -273,14 +183,28 @@ class Checkpointer:
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
             raise FileNotFoundError(errno.ENOENT, "the directory of the checkpoint file does not exist", directory)
-        self.identity = _identity(estimator)
+        params = estimator.get_params(deep=False)  # a RandomState's seed is checkpointed, not its state:
+        params.update({k: "RandomState" for k, v in params.items() if isinstance(v, np.random.RandomState)})
+        classes = getattr(estimator, "classes_", None) if estimator._is_classifier else None
+        self.identity = {
+            "kind": type(estimator).__name__,
+            "params": {k: encode_param(k, v) for k, v in params.items() if k not in RESUMABLE_CHANGES},
+            "labels": None if classes is None else repr((classes.dtype.str, classes.tolist())),
+            "seed": int(session.seed),
+            "data": {"n_samples": data.n_samples, "n_features": data.n_features, "n_outputs": data.n_outputs},
+            "session": {"solver": session.solver, "preconditioning": session.coords and session.coords.kind},
+        }
         self.session, self.data = session, data
         self.series, self.record_path = tuple(sorted(series)), record_path
         self.every, self.seconds, self.max_iter = int(every), seconds, int(max_iter)
-        self._fingerprint: str | None = None
         self._last: tuple | None = None  # the last completed iteration, by reference
         self.saved_iteration: int | None = None  # what the file holds (written or restored here)
         self._last_write = time.monotonic()
+
+    def _identity(self) -> dict:
+        if "fingerprint" not in self.identity["data"]:  # computed once, when first needed
+            self.identity["data"]["fingerprint"] = data_fingerprint(self.data)
+        return self.identity
 
     # ------------------------------------------------------------- writing
     def __call__(self, state: SolverState, final: bool = False) -> str | None:
@@ -307,30 +231,15 @@ class Checkpointer:
 
     def _write(self) -> str:
         fields, history, path_len = self._last
-        if self._fingerprint is None:
-            self._fingerprint = data_fingerprint(self.data)
-        session, data = self.session, self.data
         history = {k: np.array(lst[:n], dtype=np.float64) for k, (lst, n) in history.items()}
         path = None if not path_len else np.stack(fields["path"][:path_len])
         arrays = flatten(_state_tree(fields, history, path), "state")
-        if session.coords is not None:
-            arrays.update(flatten(_coords_tree(session.coords), "session/coords"))
-        scalars = {"lipschitz": session.lipschitz, "lr": session.spec.lr}
-        arrays.update(flatten({k: float(v) for k, v in scalars.items() if v is not None}, "session"))
-        header = {
-            **self.identity,
-            "seed": int(session.seed),
-            "data": {
-                "n_samples": data.n_samples,
-                "n_features": data.n_features,
-                "n_outputs": data.n_outputs,
-                "fingerprint": self._fingerprint,
-            },
-            "session": {"solver": session.solver, "coords": session.coords and session.coords.kind},
-            "state": {"iteration": int(fields["iteration"]), "stopped": fields["stopped"]},
-        }
-        write(self.path, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, header, arrays)
-        self.saved_iteration = int(fields["iteration"])
+        if self.session.coords is not None:
+            arrays.update(flatten(_coords_tree(self.session.coords), "session/coords"))
+        arrays.update(flatten(_steps(self.session), "session/step"))
+        state = {"iteration": int(fields["iteration"]), "stopped": fields["stopped"]}
+        write(self.path, CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, {**self._identity(), "state": state}, arrays)
+        self.saved_iteration = state["iteration"]
         self._last_write = time.monotonic()
         return self.path
 
@@ -348,51 +257,32 @@ class Checkpointer:
         FileNotFoundError
             If the checkpoint file does not exist.
         CheckpointError
-            If it is corrupted, or was written by a fit with another estimator
-            kind, other parameters (except :data:`RESUMABLE_CHANGES`), other
-            data or labels, another seed, solver or preconditioning.
+            If it is corrupted, or its identity differs from this fit's:
+            another estimator kind, other parameters (except
+            :data:`RESUMABLE_CHANGES`), labels, seed, solver,
+            preconditioning, or other data.
         """
-        info = read_checkpoint(self.path)
-        header, arrays, fail = info.header, info.arrays, info.fail
-        session, data = self.session, self.data
-        if info.kind != self.identity["kind"]:
-            fail(f"it was written by a {info.kind} fit; this is a {self.identity['kind']}")
-        saved, here = header["params"], self.identity["params"]
-        diffs = [f"{k}={here.get(k)} here but {saved.get(k)} in the checkpoint" for k in sorted({*saved, *here})]
-        diffs = [d for k, d in zip(sorted({*saved, *here}), diffs) if saved.get(k) != here.get(k)]
+        header, arrays = read_checkpoint(self.path)
+
+        def fail(problem: str):
+            raise CheckpointError(self.path, problem)
+
+        ours, saved = _dotted(self._identity()), _dotted({k: header[k] for k in self.identity})
+        keys = sorted(k for k in {*ours, *saved} if ours.get(k) != saved.get(k))
+        diffs = "; ".join(f"{k}: {ours.get(k)!r:.70} here, {saved.get(k)!r:.70} in the checkpoint" for k in keys)
         if diffs:
             fail(
-                f"it was written by a fit with other parameters: {'; '.join(diffs)}. Resume with the same parameters "
-                "(only max_iter, verbose and checkpoint* may change), or fit without resume=True to start over"
+                f"it was written by another fit ({diffs}). Resume with the same estimator, parameters "
+                "(only max_iter, verbose and checkpoint* may change), X, y, sample_weight and validation settings, "
+                "or fit without resume=True to start over"
             )
-        for key in ("n_samples", "n_features", "n_outputs"):
-            if header["data"][key] != getattr(data, key):
-                fail(
-                    f"it was written for training data with {key}={header['data'][key]}, this fit has "
-                    f"{getattr(data, key)}. Resume with the same X, y, sample_weight and validation settings"
-                )
-        if header["labels"] != self.identity["labels"]:
-            fail("it was written for other class labels; resume with the same y")
-        if self._fingerprint is None:
-            self._fingerprint = data_fingerprint(data)
-        if header["data"]["fingerprint"] != self._fingerprint:
-            fail(
-                "it was written for different training data (the fingerprint of X, y and sample_weight differs). "
-                "Resume with exactly the same data, or fit without resume=True"
-            )
-        if info.seed != session.seed:
-            fail(f"it was written with seed {info.seed}, this fit uses seed {session.seed}")
-        self._restore_session(header["session"], arrays, fail)
+        self._restore_session(arrays, fail)
         return self._restore_state(header["state"], arrays, fail)
 
-    def _restore_session(self, saved: dict, arrays: dict, fail) -> None:
+    def _restore_session(self, arrays: dict, fail) -> None:
         from .preconditioning import Coordinates
 
         session = self.session
-        if saved["solver"] != session.solver:
-            fail(f"it was written by solver {saved['solver']!r}, this fit resolved to {session.solver!r}")
-        if saved["coords"] != (session.coords and session.coords.kind):
-            fail(f"its preconditioning ({saved['coords']}) differs from this fit's")
         if session.coords is not None:
             c = unflatten(_coords_tree(session.coords), arrays, "session/coords", fail)
             if not all(np.all(np.isfinite(v)) for v in c.values()):
@@ -402,13 +292,14 @@ class Checkpointer:
             current = _coords_tree(session.coords)
             if not all(np.array_equal(current[k], v) for k, v in c.items()):  # another machine's arithmetic
                 session.coords = Coordinates(c.pop("mean"), c.pop("matrix"), c.pop("inverse"), **c)
-        lipschitz, lr = (_scalar(arrays, f"session/{k}", fail) for k in ("lipschitz", "lr"))
-        if lipschitz is not None:
-            session.lipschitz = lipschitz
-        if lr != session.spec.lr:
-            if lr is None or session.spec.lr is None or not session.auto_lr or not lr > 0:
-                fail(f"its learning rate {lr!r} differs from this fit's learning rate {session.spec.lr!r}")
-            session.spec = session.spec.with_lr(lr)
+        steps = unflatten(_steps(session), arrays, "session/step", fail)
+        if not all(np.isfinite(v) and v > 0 for v in steps.values()):
+            fail(f"session/step must hold positive finite numbers, found {steps}")
+        session.lipschitz = steps.get("lipschitz", session.lipschitz)
+        if steps.get("lr") != session.spec.lr:
+            if not session.auto_lr:
+                fail(f"its learning rate {steps['lr']!r} differs from this fit's learning rate {session.spec.lr!r}")
+            session.spec = session.spec.with_lr(steps["lr"])
             session.optimizer = session.spec.build()
 
     def _restore_state(self, saved: dict, arrays: dict, fail) -> SolverState:

@@ -22,21 +22,17 @@ finiteness.  ``gdlearn show FILE`` prints a model or a checkpoint as text.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import math
-import numbers
 import os
 import re
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._fileformat import FileError, read, write
+from ._fileformat import FileError, decode_param, encode_param, read, unflatten, write
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION
 from .estimators import LinearRegression, LogisticRegression
 from .optim.factory import SOLVERS
-from .optim.schedules import Constant, ExponentialDecay, InverseDecay, Schedule, StepDecay
 
 __all__ = ["save", "load", "show", "ModelFileError", "FORMAT", "FORMAT_VERSION", "MAX_FILE_SIZE"]
 
@@ -47,11 +43,16 @@ FORMAT_VERSION = 2
 MAX_FILE_SIZE = 64 * 2**20
 #: The only classes a model file can name (``kind``): nothing else is ever instantiated.
 KINDS: dict[str, type] = {"LinearRegression": LinearRegression, "LogisticRegression": LogisticRegression}
-#: The only schedule classes a ``learning_rate`` parameter can name.
-SCHEDULES: dict[str, type] = {c.__name__: c for c in (Constant, ExponentialDecay, InverseDecay, StepDecay)}
-_FITTED = ("n_iter_", "converged_", "stop_reason_", "best_iteration_", "solver_")
-_HEADER = {"format", "format_version", "gdlearn_version", "kind", "params", "n_features_in", "feature_names"}
-_HEADER |= {"target_ndim", "classes", "fitted"}
+_FITTED = {"n_iter_": int, "converged_": bool, "stop_reason_": str, "best_iteration_": (int, None), "solver_": str}
+_SCHEMA = {  # the header besides format and versions (types; values are checked in _model)
+    "kind": str,
+    "params": dict,
+    "n_features_in": int,
+    "feature_names": (list, None),
+    "target_ndim": (int, None),
+    "classes": (dict, None),
+    "fitted": _FITTED,
+}
 _LABEL_DTYPE = re.compile(r"[<>|=]([biuf][1-8]|U[1-9][0-9]{0,5})|\|O")
 _LEGACY = (
     "Re-create it: load it with gdlearn 0.1 ('pip install \"gdlearn<0.2\"') to read its coefficients, or refit "
@@ -115,18 +116,12 @@ def save(model: LinearRegression | LogisticRegression, path: str | os.PathLike) 
     try:
         header = {
             "kind": kind,
-            "params": {k: _encode_param(k, v) for k, v in model.get_params(deep=False).items()},
+            "params": {k: encode_param(k, v) for k, v in model.get_params(deep=False).items()},
             "n_features_in": int(model.n_features_in_),
             "feature_names": None if names is None else [str(n) for n in names],
             "target_ndim": None if classifier else int(model._y_ndim),
             "classes": _encode_labels(model.classes_) if classifier else None,
-            "fitted": {
-                "n_iter_": int(model.n_iter_),
-                "converged_": bool(model.converged_),
-                "stop_reason_": str(model.stop_reason_),
-                "best_iteration_": None if model.best_iteration_ is None else int(model.best_iteration_),
-                "solver_": str(model.solver_),
-            },
+            "fitted": {name: encode_param(name, getattr(model, name)) for name in _FITTED},
         }
         arrays = {"coef": theta[:-1].T, "intercept": theta[-1]}
         arrays.update({f"history/{k}": np.asarray(v, dtype=np.float64) for k, v in model.history_.items()})
@@ -138,26 +133,6 @@ def save(model: LinearRegression | LogisticRegression, path: str | os.PathLike) 
         write(path, FORMAT, FORMAT_VERSION, header, arrays)
     except ValueError as exc:
         raise ValueError(f"Cannot save model to {path!r}: {exc}.") from None
-
-
-def _encode_param(key: str, value):
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, Schedule) and SCHEDULES.get(type(value).__name__) is type(value):
-        fields = {f.name: _encode_param(key, getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {"schedule": type(value).__name__, **fields}
-    if isinstance(value, os.PathLike):
-        return os.fsdecode(value)
-    if isinstance(value, np.random.RandomState):
-        _, mt_key, pos, has_gauss, cached = value.get_state(legacy=True)
-        return {"random_state": [mt_key.tolist(), int(pos), int(has_gauss), float(cached)]}
-    raise ValueError(f"parameter {key}={value!r} ({type(value).__name__}) cannot be represented in a model file")
 
 
 def _encode_labels(classes) -> dict:
@@ -198,8 +173,9 @@ def load(path: str | os.PathLike) -> LinearRegression | LogisticRegression:
         CHECKPOINT_FORMAT: "it is a training checkpoint, not a model; continue the fit with fit(X, y, resume=True) "
         "and checkpoint set to this file (or 'gdlearn train ... --resume')"
     }
+    formats = {FORMAT: FORMAT_VERSION}
     header, arrays = read(
-        path, ModelFileError, formats={FORMAT: FORMAT_VERSION}, max_size=MAX_FILE_SIZE, others=others, legacy=_LEGACY
+        path, ModelFileError, formats=formats, max_size=MAX_FILE_SIZE, others=others, legacy=_LEGACY, schema=_SCHEMA
     )
 
     def fail(problem: str):
@@ -216,35 +192,28 @@ def load(path: str | os.PathLike) -> LinearRegression | LogisticRegression:
 def _model(header: dict, arrays: dict, fail):
     from ._params import validate_params
 
-    if set(header) != _HEADER:
-        fail(f"its header has the fields {sorted(header)}, expected {sorted(_HEADER)}")
-    cls = KINDS.get(header["kind"]) if isinstance(header["kind"], str) else None
+    cls = KINDS.get(header["kind"])
     if cls is None:
         fail(f"unknown model kind {header['kind']!r}; this gdlearn knows {', '.join(map(repr, KINDS))}")
     params = header["params"]
-    if not isinstance(params, dict):
-        fail(f"params must be a JSON object, found {params!r:.80}")
     unknown = set(params) - set(cls().get_params(deep=False))
     if unknown:
         fail(f"params has unknown parameter(s) {', '.join(map(repr, sorted(unknown)))} for {cls.__name__}")
-    model = cls(**{k: _decode_param(v) for k, v in params.items()})
+    model = cls(**{k: decode_param(v) for k, v in params.items()})
     try:
         validate_params(model)
     except ValueError as exc:
         fail(f"invalid parameters: {exc}")
     p, names = header["n_features_in"], header["feature_names"]
-    if type(p) is not int or p < 1:
+    if p < 1:
         fail(f"n_features_in must be a positive integer, found {p!r}")
-    if names is not None and not (isinstance(names, list) and len(names) == p and all(type(n) is str for n in names)):
+    if names is not None and not (len(names) == p and all(type(n) is str for n in names)):
         fail(f"feature_names must be null or {p} strings")
-    if "coef" not in arrays or "intercept" not in arrays or "history/loss" not in arrays:
-        fail("the arrays 'coef', 'intercept' and 'history/loss' are required")
     if cls is LinearRegression:
-        ndim, k = header["target_ndim"], arrays["coef"].shape[0] if arrays["coef"].ndim == 2 else 0
-        if header["classes"] is not None or ndim not in (1, 2) or type(ndim) is not int:
+        ndim, coef = header["target_ndim"], arrays.get("coef", np.zeros(0))
+        if header["classes"] is not None or ndim not in (1, 2):
             fail(f"a LinearRegression has classes null and target_ndim 1 or 2; found {ndim!r}")
-        if k < 1 or (ndim == 1 and k != 1):
-            fail(f"coef must have shape (k, p) with k = 1 for target_ndim 1; found {arrays['coef'].shape}")
+        k = coef.shape[0] if ndim == 2 and coef.ndim == 2 and coef.shape[0] >= 1 else 1
         model._y_ndim = ndim
     else:
         if header["target_ndim"] is not None:
@@ -252,17 +221,19 @@ def _model(header: dict, arrays: dict, fail):
         model.classes_ = _decode_labels(header["classes"], fail)
         k = 1 if len(model.classes_) == 2 else len(model.classes_)
     fitted = header["fitted"]
-    if set(fitted) != set(_FITTED):
-        fail(f"fitted has the fields {sorted(fitted)}, expected {sorted(_FITTED)}")
-    n_iter, best = fitted["n_iter_"], fitted["best_iteration_"]
-    if type(n_iter) is not int or n_iter < 0 or not (best is None or (type(best) is int and best >= 0)):
+    if fitted["n_iter_"] < 0 or (fitted["best_iteration_"] or 0) < 0:
         fail("fitted.n_iter_ and fitted.best_iteration_ must be non-negative integers")
-    if type(fitted["converged_"]) is not bool or type(fitted["stop_reason_"]) is not str:
-        fail("fitted.converged_ must be a boolean and fitted.stop_reason_ a string")
     if fitted["solver_"] not in SOLVERS[1:]:
         fail(f"fitted.solver_ must be one of {', '.join(map(repr, SOLVERS[1:]))}, found {fitted['solver_']!r}")
-    _check_arrays(arrays, k, p, fail)
-    theta = np.vstack([arrays["coef"].T, arrays["intercept"][None, :]])
+    history = {n[8:]: np.zeros(0) for n in arrays if n.startswith("history/") and n.count("/") == 1}
+    template = {"coef": np.zeros((k, p)), "intercept": np.zeros(k), "history": {"loss": np.zeros(0), **history}}
+    template.update({name: 0.0 for name in ("learning_rate", "lipschitz") if name in arrays})
+    if "path" in arrays:
+        template["path"] = np.zeros((0, p + 1) if k == 1 else (0, k, p + 1))
+    tree = unflatten(template, arrays, "", fail)
+    if not (np.all(np.isfinite(tree["coef"])) and np.all(np.isfinite(tree["intercept"]))):
+        fail("coef or intercept contains NaN or infinity; a model predicts nothing useful with them")
+    theta = np.vstack([tree["coef"].T, tree["intercept"][None, :]])
     model.n_features_in_ = p
     if names is not None:
         model.feature_names_in_ = np.asarray(names, dtype=object)
@@ -270,45 +241,12 @@ def _model(header: dict, arrays: dict, fail):
     model._set_coef(theta[:-1], theta[-1])
     for name in _FITTED:
         setattr(model, name, fitted[name])
-    model.history_ = {k[8:]: a.tolist() for k, a in arrays.items() if k.startswith("history/")}
+    model.history_ = {k: a.tolist() for k, a in tree["history"].items()}
     model.loss_curve_ = list(model.history_["loss"])
-    model.learning_rate_ = float(arrays["learning_rate"]) if "learning_rate" in arrays else None
-    model.lipschitz_ = float(arrays["lipschitz"]) if "lipschitz" in arrays else None
-    if "path" in arrays:
-        model.path_ = arrays["path"].copy()
+    model.learning_rate_, model.lipschitz_ = tree.get("learning_rate"), tree.get("lipschitz")
+    if "path" in tree:
+        model.path_ = tree["path"]
     return model
-
-
-def _check_arrays(arrays: dict, k: int, p: int, fail) -> None:
-    """Every array is one a model has, float64, of its shape; coefficients finite."""
-    path_shape = (p + 1,) if k == 1 else (k, p + 1)
-    for name, a in arrays.items():
-        if name in ("coef", "intercept"):
-            ok = a.shape == ((k, p) if name == "coef" else (k,))
-            if ok and a.dtype == np.float64 and not np.all(np.isfinite(a)):
-                fail(f"{name} contains NaN or infinity; a model predicts nothing useful with non-finite coefficients")
-        elif name == "path":
-            ok = a.ndim == len(path_shape) + 1 and a.shape[1:] == path_shape
-        else:
-            ok = a.ndim == (1 if name.startswith("history/") else 0) and name.count("/") <= 1
-            ok = ok and (name.startswith("history/") or name in ("learning_rate", "lipschitz"))
-        if not ok or a.dtype != np.float64:
-            fail(f"array {name!r} ({a.dtype}, shape {a.shape}) is not part of a model with {k} output(s), {p} features")
-
-
-def _decode_param(value):
-    if isinstance(value, dict) and set(value) == {"random_state"}:
-        mt_key, pos, has_gauss, cached = value["random_state"]
-        if not (len(mt_key) == 624 and type(pos) is int and 0 <= pos <= 624 and has_gauss in (0, 1)):
-            raise ValueError("the RandomState must have 624 key words, a position in [0, 624] and has_gauss 0 or 1")
-        rs = np.random.RandomState()
-        rs.set_state(("MT19937", np.array(mt_key, dtype=np.uint32), pos, has_gauss, cached))
-        return rs
-    if isinstance(value, dict) and value.get("schedule") in SCHEDULES:
-        return SCHEDULES[value["schedule"]](**{f: v for f, v in value.items() if f != "schedule"})
-    if isinstance(value, (dict, list)):
-        raise ValueError(f"a parameter has an unsupported value {value!r:.80}")
-    return value
 
 
 def _decode_labels(value, fail) -> np.ndarray:

@@ -363,7 +363,7 @@ def resume_seed(cfg: Config) -> int:
     """The seed of the interrupted fit that ``cfg.checkpoint`` holds (a ``random_state=None`` run resumes too)."""
     from .checkpoint import read_checkpoint
 
-    return read_checkpoint(cfg.checkpoint).seed
+    return read_checkpoint(cfg.checkpoint)[0]["seed"]
 
 
 def _user_units(history: dict, c: float) -> dict:
