@@ -349,7 +349,7 @@ STATE_EDITS = {  # the state must be this fit's: names, dtypes, shapes, counters
     "history series": (_set("state/history/val_loss", np.zeros(4)), "are not those expected"),
     "history scalar": (_set("state/history/grad_norm", np.array(np.inf)), "must be float64 of shape"),
     "iteration": (lambda h, a: h["state"].update(iteration=-1), "iteration"),
-    "counter": (_set("state/best_iteration", np.array(99)), "counter"),
+    "counter": (_set("state/rules/divergence/rising", np.array(99)), "counter"),
     "unknown field": (lambda h, a: h["state"].update(extra=1), "state must have the fields"),
     "wrong type": (lambda h, a: h["data"].update(n_samples="300"), "data.n_samples: 300 here, '300' in"),
     "future version": (lambda h, a: h.update(format_version=CHECKPOINT_FORMAT_VERSION + 1), "newer gdlearn"),

@@ -169,7 +169,9 @@ def test_show_prints_a_model_and_a_checkpoint_as_strict_json_and_load_refuses_th
             s, values = shown["arrays"][name], np.array(shown["arrays"][name]["values"], dtype=object)
             assert s["dtype"] == a.dtype.name and s["shape"] == list(a.shape), name
             assert np.array_equal(values.astype(a.dtype), a, equal_nan=a.dtype.kind == "f"), name
-    assert shown["arrays"]["state/best_val"]["values"] == "inf" and "l2" in header["params"]
+    assert "l2" in header["params"] and "state/rules/divergence/initial_loss" in shown["arrays"]
+    _fileformat.write(odd := tmp_path / "odd.gdlearn", FORMAT, FORMAT_VERSION, {}, {"x": np.array([np.inf, -np.inf])})
+    assert json.loads(show(odd))["arrays"]["x"]["values"] == ["inf", "-inf"]  # strict JSON: no Infinity
     refused(ckpt, match="training checkpoint, not a model.*resume=True")
 
 

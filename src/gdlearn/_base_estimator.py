@@ -79,6 +79,7 @@ class GradientDescentModel(BaseEstimator):
         l1=0.0,
         batch_size=None,
         shuffle=True,
+        average="auto",
         momentum=0.9,
         beta_1=0.9,
         beta_2=0.999,
@@ -105,6 +106,7 @@ class GradientDescentModel(BaseEstimator):
         self.l1 = l1
         self.batch_size = batch_size
         self.shuffle = shuffle
+        self.average = average
         self.momentum = momentum
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -365,9 +367,14 @@ class GradientDescentModel(BaseEstimator):
             advice = "Increase max_iter or loosen tol"
             if not session.optimizer.uses_curvature:  # never advise the setting already in use
                 advice += ", or use solver='auto' (L-BFGS or Newton), which converges in far fewer iterations"
+            criteria = f"the gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}"
+            if cfg.batch_size is not None and cfg.batch_size < data.n_samples:  # the plateau rule of stochastic runs
+                criteria += (
+                    f" or the training loss went {self.n_iter_no_change} epochs without having improved by more "
+                    "than tol·|best|"
+                )
             warnings.warn(
-                f"{type(self).__name__} stopped after max_iter={self.max_iter} iterations before the "
-                f"gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}. {advice}.",
+                f"{type(self).__name__} stopped after max_iter={self.max_iter} iterations before {criteria}. {advice}.",
                 ConvergenceWarning,
                 stacklevel=4,
             )
@@ -456,7 +463,7 @@ class GradientDescentModel(BaseEstimator):
         data = self._make_data(X, Y, sample_weight)
         if first:
             objective = self._make_objective(loss, data.weight_sum)
-            session = training.start_session(data, objective, cfg, self._seed())
+            session = training.start_session(data, objective, cfg, self._seed(), stochastic=True)
             if fitted:  # continue from the coefficients of an earlier fit
                 theta0 = self._continuing(self._theta, X.shape[1], Y.shape[1], "partial_fit")
             else:
@@ -465,6 +472,7 @@ class GradientDescentModel(BaseEstimator):
             session = self._session
             objective = self._make_objective(loss, data.weight_sum)
             theta0 = self._continuing(self._theta, X.shape[1], Y.shape[1], "partial_fit")
+            training.adapt_step(session, objective, data, cfg)
             if session.state is not None:
                 session.state.stopped = None  # each call is one more epoch, whatever stopped the last
         result = training.run(session, objective, data, cfg, theta0=theta0, max_iter=1, record_path=self.record_path)

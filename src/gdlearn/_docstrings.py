@@ -34,6 +34,15 @@ COMMON_PARAMS_DOC = """
         mini-batch descent with a fresh seeded shuffle each epoch; 1 is SGD.
     shuffle : bool, default=True
         Shuffle the samples each epoch (mini-batches only).
+    average : "auto" or bool, default="auto"
+        Stochastic runs (``batch_size`` set, or ``partial_fit``): the model is
+        the polynomial-decay average of the iterates after the first epoch
+        (:mod:`gdlearn.optim.averaging`; scikit-learn's ``average=True``), while
+        each step keeps its constant α.  "auto": average when gdlearn chose α
+        (``learning_rate="auto"``) and ``l1 == 0`` (an average of sparse
+        iterates is not sparse); a number α you set runs the tutorial's
+        update unchanged.  True: average any stochastic run.  Full-batch fits
+        never average (``average=True`` with ``batch_size=None`` is refused by ``fit``).
     momentum : float, default=0.9
         β for ``solver="momentum"`` and ``"nesterov"``.
     beta_1, beta_2 : float, default=0.9, 0.999

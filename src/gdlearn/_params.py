@@ -59,6 +59,7 @@ PARAMETER_RULES: dict[str, tuple] = {
     "l1": (lambda x: _real(x) and x >= 0, "a non-negative number"),
     "batch_size": (lambda x: x is None or (_int(x) and x >= 1), "None (full batch) or an integer >= 1"),
     "shuffle": (lambda x: isinstance(x, bool), "True or False"),
+    "average": (lambda x: isinstance(x, bool) or (isinstance(x, str) and x == "auto"), "'auto', True or False"),
     "momentum": (_prob_open, "a number in [0, 1)"),
     "beta_1": (_prob_open, "a number in [0, 1)"),
     "beta_2": (_prob_open, "a number in [0, 1)"),

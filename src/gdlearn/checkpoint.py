@@ -10,8 +10,8 @@ loss curve and history that one uninterrupted fit would have produced.
 Why the result is bit-identical
 -------------------------------
 The solver loop is a deterministic function of its :class:`~gdlearn.solver.SolverState`
-(θ, the optimizer's state, the iteration, the history, the early-stopping
-counters), of the session (the change of variables, the optimizer spec with
+(θ, the optimizer's state, the iteration, the history, the stopping rules'
+states), of the session (the change of variables, the optimizer spec with
 its step size, the seed) and of the data.  The checkpoint stores the state
 and the session as named arrays, byte for byte (:mod:`gdlearn._fileformat`);
 the mini-batch order depends only on (seed, epoch), so the seed suffices.  On
@@ -54,7 +54,6 @@ MAX_CHECKPOINT_SIZE = 2**30
 RESUMABLE_CHANGES = ("max_iter", "verbose", "checkpoint", "checkpoint_every", "checkpoint_seconds")
 #: Rows of X sampled by the data fingerprint (evenly spaced, first and last included).
 FINGERPRINT_ROWS = 1024
-_COUNTERS = ("best_iteration", "no_improve", "no_improve_train", "rising")
 _SCHEMA = {  # the header besides format and versions; the identity's fields are compared with this fit's
     "kind": str,
     "params": dict,
@@ -135,12 +134,8 @@ def _coords_tree(c) -> dict:
 
 
 def _state_tree(fields: dict, history: dict, path) -> dict:
-    tree = {k: fields[k] for k in ("theta", "best_theta", "best_val", "best_train", "initial_loss", *_COUNTERS)}
-    tree["opt"] = fields["opt_state"]
-    tree["history"] = history
-    if path is not None:
-        tree["path"] = path
-    return tree
+    tree = {"theta": fields["theta"], "opt": fields["opt_state"], "rules": fields["rules"], "history": history}
+    return tree if path is None else {**tree, "path": path}
 
 
 def _steps(session) -> dict:
@@ -167,6 +162,8 @@ class Checkpointer:
         The training data (fingerprinted).
     series : tuple of str
         The history series this fit records.
+    rules : list
+        The stopping rules (their states are checkpointed by name).
     record_path : bool
     every : int
     seconds : float or None
@@ -178,7 +175,7 @@ class Checkpointer:
         If the checkpoint's directory does not exist.
     """
 
-    def __init__(self, path, estimator, session, data, *, series, record_path, every, seconds, max_iter) -> None:
+    def __init__(self, path, estimator, session, data, *, series, rules, record_path, every, seconds, max_iter):
         self.path = os.fspath(path)
         directory = os.path.dirname(os.path.abspath(self.path))
         if not os.path.isdir(directory):
@@ -195,7 +192,7 @@ class Checkpointer:
             "session": {"solver": session.solver, "preconditioning": session.coords and session.coords.kind},
         }
         self.session, self.data = session, data
-        self.series, self.record_path = tuple(sorted(series)), record_path
+        self.series, self.rules, self.record_path = tuple(sorted(series)), rules, record_path
         self.every, self.seconds, self.max_iter = int(every), seconds, int(max_iter)
         self._last: tuple | None = None  # the last completed iteration, by reference
         self.saved_iteration: int | None = None  # what the file holds (written or restored here)
@@ -303,28 +300,30 @@ class Checkpointer:
             session.optimizer = session.spec.build()
 
     def _restore_state(self, saved: dict, arrays: dict, fail) -> SolverState:
+        from .stopping import Epoch
+
         shape = (self.data.n_features + 1, self.data.n_outputs)
         zeros = np.zeros(shape)
-        fields = {"theta": zeros, "best_theta": zeros, "opt_state": self.session.optimizer.init(zeros)}
-        fields.update({"best_val": 0.0, "best_train": 0.0, "initial_loss": 0.0, **dict.fromkeys(_COUNTERS, 0)})
+        blank = Epoch(0, zeros, 0.0, 0.0, 0.0, {}, None, {})
+        fields = {"theta": zeros, "opt_state": self.session.optimizer.init(zeros)}
+        fields["rules"] = {rule.name: rule.init(blank) for rule in self.rules}
         history = {k: np.zeros(0) for k in self.series}
         template = _state_tree(fields, history, np.zeros((0, *shape)) if self.record_path else None)
         if any(k.startswith("state/path") for k in arrays) != self.record_path:
             fail("state/path must be present exactly when record_path=True")
         tree = unflatten(template, arrays, "state", fail)
         it = saved["iteration"]
-        if it < 0 or not all(0 <= tree[k] <= it for k in _COUNTERS):
-            fail(f"state/iteration ({it}) and the counters {_COUNTERS} must satisfy 0 <= counter <= iteration")
+        counters = [v for rule in tree["rules"].values() for v in rule.values() if type(v) is int]
+        if it < 0 or not all(0 <= v <= it for v in counters):
+            fail(f"state/iteration ({it}) and the rules' counters must satisfy 0 <= counter <= iteration")
         lengths = {k: len(v) for k, v in tree["history"].items()}
         lengths.update({"path": len(tree["path"])} if "path" in tree else {})
         if any(n != it + 1 for n in lengths.values()):
             fail(f"the history and path must have iteration + 1 = {it + 1} entries, found {lengths}")
         if not np.all(np.isfinite(tree["theta"])):
             fail("state/theta contains NaN or infinity")
-        state = SolverState(tree["theta"], tree.pop("opt"), iteration=it, stopped=saved["stopped"])
-        state.history = {k: v.tolist() for k, v in tree.pop("history").items()}
-        state.path = [row.copy() for row in tree.pop("path")] if self.record_path else None
-        for k in ("best_theta", "best_val", "best_train", "initial_loss", *_COUNTERS):
-            setattr(state, k, tree[k])
+        state = SolverState(tree["theta"], tree["opt"], iteration=it, rules=tree["rules"], stopped=saved["stopped"])
+        state.history = {k: v.tolist() for k, v in tree["history"].items()}
+        state.path = [row.copy() for row in tree["path"]] if self.record_path else None
         self.saved_iteration = it
         return state

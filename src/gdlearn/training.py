@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from . import stopping
 from .data.source import GramSource
 from .data.stats import Statistics
 from .exceptions import DivergenceError
@@ -63,6 +64,7 @@ class Config:
     l1: float = 0.0
     batch_size: int | None = None
     shuffle: bool = True
+    average: Any = "auto"
     precondition: Any = "auto"
     n_iter_no_change: int = 10
     early_stopping: bool = False
@@ -123,10 +125,11 @@ def preconditioning_kind(cfg: Config, data, *, minibatch: bool, solver: str = "a
     ``precondition="auto"``: none when the user fixed the step size α (a number,
     or a schedule with a numeric ``lr``: the tutorial's update on the data as
     given); otherwise whitened where it can be (dense X with at most
-    :data:`DENSE_MAX_FEATURES` features, full batch, no L1 penalty, whose proximal
-    step needs coordinates of its own, and not AdaGrad, RMSProp or Adam, which
-    scale each feature's axis themselves, nor Newton's method, whose iterates do
-    not depend on the coordinates), else diagonal.  ``True`` is "auto"
+    :data:`DENSE_MAX_FEATURES` features, neither mini-batches nor ``partial_fit``
+    (``minibatch``), no L1 penalty, whose proximal step needs coordinates of
+    its own, and not AdaGrad, RMSProp or Adam, which scale each feature's
+    axis themselves, nor Newton's method, whose iterates do not depend on the
+    coordinates), else diagonal.  ``True`` is "auto"
     even with a fixed α; ``"diagonal"`` and ``"dense"`` force a kind (dense
     falls back to diagonal where it cannot apply).
     """
@@ -142,14 +145,29 @@ def preconditioning_kind(cfg: Config, data, *, minibatch: bool, solver: str = "a
     return "dense"
 
 
-def start_session(data, objective: Objective, cfg: Config, seed: int) -> Session:
-    """Fix preconditioning, solver and step size for training on ``data``."""
+def start_session(data, objective: Objective, cfg: Config, seed: int, *, stochastic: bool = False) -> Session:
+    """Fix preconditioning, solver, step size and averaging for training on ``data``.
+
+    A *stochastic* run steps on mini-batches (``cfg.batch_size`` below the
+    number of rows) or on one chunk of a stream per call (``partial_fit``:
+    ``stochastic=True``).  There, ``learning_rate="auto"`` is 1/L_B, L_B the
+    expected smoothness of a mini-batch gradient, times (1 − β) for momentum
+    and Nesterov, whose steady-state step is α/(1 − β); and ``average``
+    decides whether the model is the average of the iterates (see the
+    estimators' ``average`` parameter).
+    """
     minibatch = cfg.batch_size is not None and cfg.batch_size < data.n_samples
+    stochastic = stochastic or minibatch
+    if cfg.average is True and not stochastic:
+        raise ValueError(
+            "average=True averages the iterates of stochastic runs; set batch_size (mini-batches) or use "
+            "partial_fit, or leave average='auto'."
+        )
     newton = objective.loss.is_classification and (data.n_features + 1) * data.n_outputs <= NEWTON_MAX_PARAMS
     name = resolve_solver(cfg.solver, cfg.learning_rate, minibatch=minibatch, has_l1=cfg.l1 > 0, newton=newton)
     check_compatible(name, cfg.learning_rate, minibatch=minibatch, has_l1=cfg.l1 > 0)
     session = Session(solver=name, optimizer=None, seed=seed)
-    kind = preconditioning_kind(cfg, data, minibatch=minibatch, solver=name)
+    kind = preconditioning_kind(cfg, data, minibatch=stochastic, solver=name)  # a stream's first chunk: no whitening
     squared = objective.loss.kernel_id == 0
     # the Gram matrix: for whitening, for the squared loss's data term, for an exact L (not needed by Newton)
     use_gram = not data.sparse and data.n_features <= DENSE_MAX_FEATURES
@@ -173,16 +191,45 @@ def start_session(data, objective: Objective, cfg: Config, seed: int) -> Session
         _check_user_range(x_big, y_big if squared else np.ones(1))
 
     def auto_lr() -> float:
-        problem = session.problem(objective, data)
-        L = session_lipschitz(session, problem)
-        if minibatch:
-            L = minibatch_lipschitz(L, _row_lipschitz(session, objective, data), data.n_samples, cfg.batch_size)
-        return 1.0 / L if L > 0 else 1.0
+        L = session_lipschitz(session, session.problem(objective, data))
+        if stochastic:
+            session.extra.update(row_lipschitz=_row_lipschitz(session, objective, data), rows=data.n_samples)
+        return _stochastic_step(session, cfg, name) if stochastic else (1.0 / L if L > 0 else 1.0)
 
-    session.spec = make_spec(name, cfg.learning_rate, auto_lr=auto_lr, hyper=cfg.hyper)
     session.auto_lr = not _user_fixed_step(cfg.learning_rate)
+    average = cfg.average if cfg.average != "auto" else session.auto_lr and cfg.l1 == 0
+    steps_per_epoch = -(-data.n_samples // (cfg.batch_size or data.n_samples))
+    average = steps_per_epoch if stochastic and average else None
+    session.spec = make_spec(name, cfg.learning_rate, auto_lr=auto_lr, hyper=cfg.hyper, average=average)
     session.optimizer = session.spec.build()
     return session
+
+
+def _stochastic_step(session: Session, cfg: Config, name: str) -> float:
+    """(1 − β)/L_B for momentum and Nesterov, 1/L_B otherwise (L_B of :func:`minibatch_lipschitz`)."""
+    rows, batch = session.extra["rows"], cfg.batch_size or session.extra["rows"]
+    L_B = minibatch_lipschitz(session.lipschitz, session.extra["row_lipschitz"], rows, min(batch, rows))
+    damping = 1.0 - cfg.hyper.get("momentum", 0.9) if name in ("momentum", "nesterov") else 1.0
+    return damping / L_B if L_B > 0 else 1.0
+
+
+def adapt_step(session: Session, objective: Objective, data, cfg: Config) -> None:
+    """``partial_fit``: shrink the automatic step when a chunk has rows larger than any seen before.
+
+    The mini-batch bound L_B mixes the first chunk's L with the largest
+    single-row constant; that part follows the largest row seen so far (one
+    pass over the chunk's rows, which the epoch reads anyway), so a later chunk
+    of larger rows cannot make the run diverge.  The step only ever shrinks.
+    """
+    if not session.auto_lr or "row_lipschitz" not in session.extra or session.spec.lr is None:
+        return
+    row = _row_lipschitz(session, objective, data)
+    if row > session.extra["row_lipschitz"]:
+        session.extra["row_lipschitz"] = row
+        lr = _stochastic_step(session, cfg, session.solver)
+        if lr < session.spec.lr:
+            session.spec = session.spec.with_lr(lr)
+            session.optimizer = session.spec.build()
 
 
 def _row_lipschitz(session: Session, objective: Objective, data) -> float:
@@ -297,6 +344,14 @@ def run(
     :class:`~gdlearn.exceptions.DivergenceError` with a message that names the
     iteration, the loss and the largest stable step size for this data.
     """
+    minibatch = cfg.batch_size is not None and cfg.batch_size < data.n_samples
+    rules = stopping.rules(
+        cfg.tol,
+        patience=cfg.n_iter_no_change,
+        minibatch=minibatch,
+        early_stopping=cfg.early_stopping and validation is not None,
+        expects_descent=session.optimizer.expects_descent,
+    )
     checkpoint = None
     if cfg.checkpoint is not None and estimator is not None:
         from .checkpoint import Checkpointer
@@ -308,6 +363,7 @@ def run(
             session,
             data,
             series=series,
+            rules=rules,
             record_path=record_path,
             every=cfg.checkpoint_every,
             seconds=cfg.checkpoint_seconds,
@@ -339,13 +395,11 @@ def run(
             session.optimizer,
             session.from_original(theta0),
             max_iter=max_iter,
-            tol=cfg.tol,
+            rules=rules,
             batch_size=cfg.batch_size,
             shuffle=cfg.shuffle,
             seed=session.seed,
-            n_iter_no_change=cfg.n_iter_no_change,
             validation=val,
-            early_stopping=cfg.early_stopping,
             callback=callback,
             record_path=session.to_original if record_path else None,
             state=session.state,

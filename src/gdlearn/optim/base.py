@@ -50,6 +50,10 @@ class Optimizer:
         schedule = getattr(self, "schedule", None)
         return None if schedule is None else float(schedule(0))
 
+    def estimate(self, theta: np.ndarray, state: dict) -> np.ndarray:
+        """The point the model is: the iterate θ (an averaging optimizer returns its average)."""
+        return theta
+
     def current_lr(self, state: dict) -> float | None:
         """The step size α used by the last update (None if not meaningful)."""
         return None

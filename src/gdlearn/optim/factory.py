@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import first_order
+from .averaging import Averaged
 from .backtracking import Backtracking
 from .base import Optimizer
 from .fista import FISTA
@@ -73,6 +74,8 @@ class OptimizerSpec:
         choose their steps by line search.
     momentum, beta_1, beta_2, epsilon, rho : float
         β of momentum/nesterov; Adam's β₁, β₂; ε of the adaptive methods; γ of RMSProp.
+    average : int or None
+        Average the iterates after this many steps (:class:`~gdlearn.optim.averaging.Averaged`); None: no averaging.
     """
 
     solver: str
@@ -82,6 +85,7 @@ class OptimizerSpec:
     beta_2: float = 0.999
     epsilon: float = 1e-8
     rho: float = 0.9
+    average: int | None = None
 
     @property
     def lr(self) -> float | None:
@@ -111,11 +115,14 @@ class OptimizerSpec:
         }
         if name not in builders:
             raise ValueError(f"Unknown solver {name!r}; choose one of {', '.join(repr(s) for s in SOLVERS)}.")
-        return builders[name]()
+        optimizer = builders[name]()
+        return optimizer if self.average is None else Averaged(optimizer, start=self.average)
 
 
 #: The optimizer hyperparameters among the estimators' parameters (fields of :class:`OptimizerSpec`).
-HYPERPARAMETERS = tuple(f.name for f in dataclasses.fields(OptimizerSpec))[2:]
+HYPERPARAMETERS = tuple(
+    f.name for f in dataclasses.fields(OptimizerSpec) if f.name not in ("solver", "learning_rate", "average")
+)
 
 
 def capabilities(solver: str) -> Optimizer:
@@ -167,7 +174,9 @@ def check_compatible(name: str, learning_rate, *, minibatch: bool, has_l1: bool)
         )
 
 
-def make_spec(name: str, learning_rate, *, auto_lr: Callable[[], float], hyper: dict) -> OptimizerSpec:
+def make_spec(
+    name: str, learning_rate, *, auto_lr: Callable[[], float], hyper: dict, average: int | None = None
+) -> OptimizerSpec:
     """The :class:`OptimizerSpec` of solver ``name`` (concrete) with ``learning_rate`` resolved.
 
     Parameters
@@ -179,6 +188,8 @@ def make_spec(name: str, learning_rate, *, auto_lr: Callable[[], float], hyper: 
         (1/L); called only when needed.
     hyper : dict
         The estimator's :data:`HYPERPARAMETERS`.
+    average : int or None
+        Steps before iterate averaging begins (gradient-descent family only); None: none.
     """
     if name in ("lbfgs", "newton") or learning_rate == "backtracking":
         return OptimizerSpec(name, None if name in ("lbfgs", "newton") else "backtracking", **hyper)
@@ -191,4 +202,4 @@ def make_spec(name: str, learning_rate, *, auto_lr: Callable[[], float], hyper: 
             schedule = schedule.resolve(default.lr)
         else:
             schedule = schedule.resolve(default if default is not None else auto_lr())
-    return OptimizerSpec(name, schedule, **hyper)
+    return OptimizerSpec(name, schedule, **hyper, average=average if name != "fista" else None)
