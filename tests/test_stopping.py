@@ -234,3 +234,81 @@ def test_divergence_messages_say_what_happened_and_what_to_do():
         LinearRegression(solver="adagrad", learning_rate=1e6, max_iter=50).fit(X, Y)
     assert "Use a smaller learning_rate (a tenth: 1e+05)" in str(exc.value)
     assert exc.value.max_stable_learning_rate is None
+
+
+# ------------------------------------------------ the rules on their own, epoch by epoch
+def _epochs(losses, val=None, stalled=0):
+    """Feed a sequence of J (and validation losses) to the rules as the loop would; yield (rules' states, reasons)."""
+    from gdlearn.stopping import Epoch
+
+    history = {"loss": []}
+    for k, F in enumerate(losses):
+        history["loss"].append(F)
+        theta = np.full((2, 1), float(k))
+        v = None if val is None else val[k]
+        yield Epoch(k, theta, F, 1.0, v, {"stalled": stalled}, 0.1, history)
+
+
+def _run(rule, losses, val=None, stalled=0):
+    epochs = _epochs(losses, val, stalled)
+    state = rule.init(next(epochs))
+    reasons = []
+    for epoch in epochs:
+        state, reason = rule.update(state, epoch)
+        reasons.append(reason)
+    return state, reasons
+
+
+def test_plateau_counts_epochs_without_a_relative_improvement_above_tol():
+    from gdlearn.stopping import Plateau
+
+    #        J0    better by 20%  by 5% (< tol 10%)  by 0%  by 9.9%  -> the third in a row stops
+    losses = [10.0, 8.0, 7.6, 7.6, 6.85]
+    state, reasons = _run(Plateau(0.1, 3), losses)
+    assert reasons == [None, None, None, "training loss did not improve for 3 epochs"]
+    assert state == {"best": 6.85, "count": 3}
+    state, reasons = _run(Plateau(0.1, 3), [10.0, 8.0, 7.6, 7.6, 6.83])  # 10.1% below 7.6: counts again from 0
+    assert reasons == [None] * 4 and state["count"] == 0
+
+
+def test_early_stopping_keeps_the_best_parameters_and_counts_from_the_prior_best():
+    from gdlearn.stopping import EarlyStopping
+
+    val = [5.0, 4.0, 3.99, 3.5, 3.49, 3.48]  # 3.99 and 3.49, 3.48 improve by less than tol=1% of the best
+    state, reasons = _run(EarlyStopping(0.01, 2), [1.0] * 6, val)
+    assert reasons == [None, None, None, None, "validation loss did not improve for 2 epochs"]
+    assert state["best"] == 3.48 and state["best_iteration"] == 5 and state["best_theta"][0, 0] == 5.0
+    state, _ = _run(EarlyStopping(0.01, 2), [1.0] * 3, [5.0, 6.0, 7.0])
+    assert state["best_iteration"] == 0 and state["best_theta"][0, 0] == 0.0 and state["count"] == 2
+
+
+def test_divergence_rule_rising_counter_and_ten_thousandfold_bound():
+    from gdlearn.stopping import Divergence
+
+    state, _ = _run(Divergence(expects_descent=True), [1.0, 2.0, 3.0, 2.5, 3.0])  # rises, falls: counter resets
+    assert state == {"initial_loss": 1.0, "rising": 1}
+    state, _ = _run(Divergence(expects_descent=True), [1.0, 0.5, 0.9, 0.95])  # rising but below J0: not counted
+    assert state["rising"] == 0
+    with pytest.raises(DivergenceError, match="3 iterations in a row") as err:
+        _run(Divergence(expects_descent=True), [1.0, 1.5, 2.0, 2.5])
+    assert err.value.iteration == 3 and err.value.loss == 2.5 and err.value.history["loss"] == [1.0, 1.5, 2.0, 2.5]
+    _run(Divergence(expects_descent=False), [1.0, 1.5, 2.0, 2.5, 1e4])  # 10⁴ × J0 exactly is still allowed
+    with pytest.raises(DivergenceError, match="10,000 times"):
+        _run(Divergence(expects_descent=False), [1.0, 1e4 * 1.0000001])
+    with pytest.raises(DivergenceError, match="no longer finite"):
+        _run(Divergence(expects_descent=False), [1.0, np.nan])
+
+
+def test_tolerance_and_line_search_rules():
+    from gdlearn.stopping import LineSearchStall, Tolerance, rules
+
+    assert Tolerance(1.0).update({}, next(_epochs([1.0])))[1] == "gradient norm below tol"  # grad_norm 1.0 <= tol
+    assert Tolerance(0.999).update({}, next(_epochs([1.0])))[1] is None
+    assert _run(LineSearchStall(), [1.0, 1.0], stalled=1)[1] == [
+        "line search cannot decrease the loss further (machine precision)"
+    ]
+    assert _run(LineSearchStall(), [1.0, 1.0], stalled=0)[1] == [None]
+    names = [r.name for r in rules(1e-4, minibatch=True, early_stopping=True, expects_descent=True)]
+    assert names == ["divergence", "tolerance", "plateau", "early_stopping", "line_search"]
+    assert not rules(1e-4, minibatch=True, expects_descent=True)[0].expects_descent  # noisy: no rising rule
+    assert [r.name for r in rules(1e-4)] == ["divergence", "tolerance", "line_search"]
