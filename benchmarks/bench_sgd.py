@@ -19,7 +19,7 @@ Two parts (both by default):
              fewest epochs whose test loss reaches the peer's (found untimed beforehand).  Each fit
              timed whole, in rounds after a warm-up round; medians of ``--reps`` rounds (3).
 
-Run ``python benchmarks/bench_sgd.py`` (about 4 minutes on 2 cores), or one part.
+Run ``python benchmarks/bench_sgd.py`` (about 6 minutes on 2 cores), one part, or ``--quick``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import time
 import warnings
 
 import numpy as np
-from _common import machine_lines, markdown_table
+from _common import add_wait_quiet, apply_wait_quiet, machine_lines, markdown_table
 from scipy.special import logsumexp
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LogisticRegression as SkLogistic
@@ -212,7 +212,12 @@ def main() -> None:
     ap.add_argument("--variants", default="all", help="'all' or 'default' (the convergence table's rows)")
     ap.add_argument("--m", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="smoke run: the default row only, m = 50,000, one round")
+    add_wait_quiet(ap)
     args = ap.parse_args()
+    if args.quick:
+        args.variants, args.m, args.reps = "default", 50_000, 1
+    apply_wait_quiet(args)
     both = not (args.table or args.timing)
     print("\n".join(machine_lines()))
     if args.table or both:
