@@ -324,8 +324,10 @@ def test_two_non_integral_target_values_are_a_measurement_not_labels(tmp_path, c
     status, out, _ = gdlearn(capsys, "train", data, "--quiet")
     assert status == 0 and "regression" in out
     labels = _csv(tmp_path / "l.csv", [(a, b, 1 if a > 0 else 0) for a, b, _ in X])
-    status, out, err = gdlearn(capsys, "train", labels, "--quiet", "--l2", 1)
+    status, out, err = gdlearn(capsys, "train", labels, "--l2", 1)
     assert "classification" in out and "give --task regression to fit them as numbers" in err
+    status, out, err = gdlearn(capsys, "train", labels, "--l2", 1, "--quiet")  # the table's title still says it
+    assert "gdlearn classification of 'y'" in out and err == ""
     status, out, err = gdlearn(capsys, "train", labels, "--quiet", "--task", "regression")
     assert status == 0 and "regression" in out and "--task" not in err
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 import warnings
 
-from ._cli_data import CLIError, load_data, need_matplotlib
+from ._cli_data import CLIError, add_data_options, add_quiet, load_data, model_columns, need_matplotlib
 
 __all__ = ["add_commands"]
 
@@ -54,8 +54,7 @@ def add_commands(subparsers) -> None:
         "gdlearn sweep breast-cancer --standardize --learning-rates 0.1,1,5,10 --plot plots",
     )
     s.add_argument("data", metavar="DATA", help="'housing', 'breast-cancer', or a CSV file with a header row")
-    s.add_argument("--target", help="target column of a CSV file (default: the last column)")
-    s.add_argument("--task", choices=("regression", "classification"), help="override the guessed task")
+    add_data_options(s)
     s.add_argument(
         "--learning-rates",
         metavar="A,B,...",
@@ -66,6 +65,7 @@ def add_commands(subparsers) -> None:
     s.add_argument("--standardize", action="store_true", help="standardise the features before the sweep")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--plot", metavar="DIR", help="write learning_rate_sweep.png to this directory")
+    add_quiet(s)
     s.set_defaults(func=_cmd_sweep)
 
     f = subparsers.add_parser(
@@ -84,11 +84,12 @@ def add_commands(subparsers) -> None:
         metavar="P,Q",
         help="two parameters: w0 .. w{p-1}, a feature name, or b (default w0,b); w3[1], b[1] for several outputs",
     )
-    f.add_argument("--target", help="target column of a CSV file (default: the last column)")
+    add_data_options(f, task=False)  # the task is the saved model's
     f.add_argument("--grid-size", type=int, default=60, metavar="N", help="grid points per parameter (default 60)")
     f.add_argument("--span", type=float, default=None, help="half-width of the grid around the saved values")
     f.add_argument("--no-path", action="store_true", help="do not refit to draw the descent path")
     f.add_argument("--plot", metavar="DIR", required=True, help="directory for the PNG files")
+    add_quiet(f)
     f.set_defaults(func=_cmd_surface)
 
 
@@ -123,7 +124,10 @@ def _cmd_sweep(args) -> int:
     rates = _parse_rates(args.learning_rates)
     if args.plot:
         need_matplotlib()
-    X, y, names, task = load_data(args.data, target=args.target, task=args.task)
+    data = load_data(
+        args.data, target=args.target, task=args.task, features=args.features, drop=args.drop, quiet=args.quiet
+    )
+    X, y, task = data.X, data.y, data.task
     Model = LogisticRegression if task == "classification" else LinearRegression
     estimator = Model(l2=args.l2, random_state=args.seed)
     if args.standardize:
@@ -137,7 +141,7 @@ def _cmd_sweep(args) -> int:
 
     scaled = " (standardised features)" if args.standardize else ""
     table = Table(
-        title=f"Learning-rate sweep: {Model.__name__} on {args.data}{scaled}",
+        title=f"Learning-rate sweep: {Model.__name__} of {data.target!r} on {args.data}{scaled}",
         caption=f"L = {sweep.lipschitz:.6g}; gradient descent is stable "
         + ("exactly for" if sweep.quadratic else "(guaranteed) for")
         + f" α < 2/L = {sweep.max_stable_lr:.6g}",
@@ -164,28 +168,12 @@ def _cmd_sweep(args) -> int:
     _print(table)
     if args.plot:
         path = save_sweep_plot(sweep, args.plot)
-        print(f"wrote {path}")
+        if not args.quiet:
+            print(f"wrote {path}")
     return 0
 
 
 # ------------------------------------------------------------------ surface
-def _select_columns(model, X, names, data):
-    """X's columns in the order the model was trained on (by name when it has names)."""
-    import numpy as np
-
-    model_names = getattr(model, "feature_names_in_", None)
-    if model_names is not None and names is not None and list(map(str, names)) != list(map(str, model_names)):
-        names = [str(n) for n in names]
-        missing = [str(n) for n in model_names if str(n) not in names]
-        if missing:
-            raise CLIError(f"{data}: the model needs the columns {', '.join(missing)}, which the data lacks.")
-        X = X[:, [names.index(str(n)) for n in model_names]]
-    n_in = getattr(model, "n_features_in_", X.shape[1])
-    if X.shape[1] != n_in:
-        raise CLIError(f"{data}: {X.shape[1]} feature columns, but the model was trained on {n_in} features.")
-    return np.asarray(X, dtype=float)
-
-
 def _descent_path(model, X, y):
     """Refit a clone with solver='gd' and record_path=True; return (path, note)."""
     from sklearn.base import clone
@@ -222,17 +210,19 @@ def _cmd_surface(args) -> int:
     model = load(args.model)
     _resolve_params(model, params)  # unknown names fail here, before the refit
     task = "classification" if is_classifier(model) else "regression"
-    X, y, names, _ = load_data(args.data, target=args.target, task=task)
-    X = _select_columns(model, X, names, args.data)
+    data = load_data(args.data, target=args.target, task=task, features=args.features, drop=args.drop, quiet=True)
+    X, y = model_columns(model, data.X, data.names, args.data), data.y
     path = False
     if not args.no_path:
         path, note = _descent_path(model, X, y)
-        print(note, file=sys.stderr)
+        if not args.quiet:
+            print(note, file=sys.stderr)
         if path is None:
             path = False
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         files = save_surface_plots(model, X, y, params, args.plot, path=path, grid_size=args.grid_size, span=args.span)
-    for f in files:
-        print(f"wrote {f}")
+    if not args.quiet:
+        for f in files:
+            print(f"wrote {f}")
     return 0

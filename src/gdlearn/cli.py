@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 
-from ._cli_data import TASKS, CLIError, load_data, need_matplotlib
+from ._cli_data import CLIError, add_data_options, add_quiet, load_data, model_columns, need_matplotlib
 from ._version import __version__
 
 __all__ = ["main", "load_data", "build_parser", "CLIError"]
@@ -52,6 +52,8 @@ def _make_model(args, task: str):
         early_stopping=args.early_stopping,
         random_state=args.seed,
     )
+    if args.standardize:  # solve in standardised coordinates, whatever the step; the model stays in the data's units
+        params["precondition"] = True
     return LinearRegression(**params) if task == "regression" else LogisticRegression(**params)
 
 
@@ -100,9 +102,28 @@ def _metrics(model, task, X_tr, y_tr, X_te, y_te):
             rows.append(("test accuracy", f"{accuracy_score(y_te, model.predict(X_te)):.4f}"))
             rows.append(("test log loss", f"{log_loss(y_te, model.predict_proba(X_te), labels=model.classes_):.6g}"))
     rows.append(("iterations", str(model.n_iter_)))
-    rows.append(("converged", "yes" if model.converged_ else f"no ({model.stop_reason_})"))
+    stop = model.stop_reason_ if model.stop_reason_ != "max_iter" else f"max_iter={model.max_iter} reached"
+    rows.append(("converged", f"yes: {stop}" if model.converged_ else f"no: {stop}"))
+    if model.best_iteration_ is not None:
+        rows.append(("best iteration", f"{model.best_iteration_} (its parameters are the model's)"))
     rows.append(("solver", model.solver_))
+    session = getattr(model, "_session", None)
+    where = " in standardised coordinates" if session is not None and session.coords is not None else ""
+    alpha = "by line search" if model.learning_rate_ is None else f"{model.learning_rate_:.6g}"
+    rows.append(("learning rate α", alpha + (f" ({where.strip()})" if where else "")))
+    if not model.converged_:
+        rows.append(("to try", _advice(model)))
     return rows
+
+
+def _advice(model) -> str:
+    """What to try after a run that stopped at max_iter, naming only settings not in use."""
+    tips = [f"--max-iter {2 * model.max_iter}"]
+    if model.solver_ not in ("lbfgs", "newton"):
+        tips.append("--solver auto (L-BFGS or Newton: far fewer iterations)")
+    if model.batch_size is not None:
+        tips.append("a larger --batch-size")
+    return ", or ".join(tips)
 
 
 def _print_table(title, rows):
@@ -124,7 +145,14 @@ def _cmd_train(args) -> int:
 
     if args.plot:  # fail before training, not after, when the plotting extra is missing
         need_matplotlib()
-    X, y, names, task = load_data(args.data, target=args.target, task=args.task)
+    data = load_data(
+        args.data, target=args.target, task=args.task, features=args.features, drop=args.drop, quiet=args.quiet
+    )
+    X, y, names, task = data.X, data.y, data.names, data.task
+    if args.out:
+        folder = os.path.dirname(os.path.abspath(args.out))
+        if not os.path.isdir(folder):
+            raise CLIError(f"--out {args.out}: the directory {folder!r} does not exist; create it or name another.")
     if not 0 <= args.test_size < 1:
         raise CLIError(f"--test-size must be in [0, 1), got {args.test_size}.")
     if args.test_size > 0:
@@ -177,13 +205,15 @@ def _cmd_train(args) -> int:
         from .persistence import save
 
         model.feature_names_in_ = np.asarray(names, dtype=object)  # the CSV's columns, matched at predict time
+        model.target_name_ = data.target  # the saved model says what it predicts ('gdlearn show')
         try:
             save(model, args.out)
         finally:  # the metrics and pictures below take arrays
             del model.feature_names_in_
     if os.path.exists(checkpoint):
         os.remove(checkpoint)  # the run finished: the model file is the result
-    _print_table(f"gdlearn {task} on {args.data}", _metrics(model, task, X_tr, y_tr, X_te, y_te))
+    title = f"gdlearn {task} of {data.target!r} on {args.data}" + (" (target: the last column)" * data.guessed_target)
+    _print_table(title, _metrics(model, task, X_tr, y_tr, X_te, y_te))
     for w in caught:
         print(f"gdlearn: warning: {w.message}", file=sys.stderr)
     if args.plot:
@@ -191,7 +221,7 @@ def _cmd_train(args) -> int:
 
         for f in save_training_plots(model, X_tr, y_tr, X_te, y_te, args.plot):
             print(f"wrote {f}")
-    if args.out:
+    if args.out and not args.quiet:
         print(f"model saved to {args.out}")
     return 0
 
@@ -211,13 +241,24 @@ def _cmd_show(args) -> int:
 
 # ----------------------------------------------------------------- predict
 def _cmd_predict(args) -> int:
+    from ._cli_data import BUILTIN
     from .data import read_csv
-    from .persistence import load
+    from .persistence import ModelFileError, load
 
-    model = load(args.model)
+    try:
+        model = load(args.model)
+    except ModelFileError:
+        if args.model.lower().endswith(".csv") or _loads_as_model(args.data):
+            raise CLIError(
+                f"the model file comes first, then the data: gdlearn predict {args.data} {args.model}"
+            ) from None
+        raise
     names = getattr(model, "feature_names_in_", None)
-    table = read_csv(args.data, None, require_target=False, columns=None if names is None else list(names))
-    X = table.X
+    if args.data in BUILTIN and not os.path.exists(args.data):  # a bundled data set: its features, by name
+        data = load_data(args.data, quiet=True)
+        X = model_columns(model, data.X, data.names, args.data)
+    else:
+        X = read_csv(args.data, None, require_target=False, columns=None if names is None else list(names)).X
     if X.shape[1] != model.n_features_in_:
         raise CLIError(
             f"{args.data}: {X.shape[1]} columns, but the model was trained on {model.n_features_in_} features."
@@ -239,10 +280,21 @@ def _cmd_predict(args) -> int:
         from ._fileformat import atomic_write
 
         atomic_write(args.out, buffer.getvalue().encode("utf-8"))  # a full disk keeps the old predictions
-        print(f"wrote {len(pred)} predictions to {args.out}", file=sys.stderr)
+        if not args.quiet:
+            print(f"wrote {len(pred)} predictions to {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(buffer.getvalue())
     return 0
+
+
+def _loads_as_model(path: str) -> bool:
+    from .persistence import load
+
+    try:
+        load(path)
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def _cell(value) -> str:
@@ -268,8 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Examples: gdlearn train housing | gdlearn train prices.csv --target price --out model.safetensors",
     )
     t.add_argument("data", metavar="DATA", help="'housing', 'breast-cancer', or a CSV file with a header row")
-    t.add_argument("--target", help="target column of a CSV file (default: the last column)")
-    t.add_argument("--task", choices=TASKS, help="override the guess (two distinct target values: classification)")
+    add_data_options(t)
     t.add_argument(
         "--solver", default="auto", help="auto, gd, momentum, nesterov, adagrad, rmsprop, adam, fista, lbfgs, newton"
     )
@@ -289,7 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint", metavar="FILE", help="checkpoint file (default: MODEL.ckpt or .gdlearn-train.ckpt)")
     t.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="iterations between checkpoints")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--standardize", action="store_true", help="solve in standardised coordinates even with a fixed α (same model)"
+    )
+    add_quiet(t)
     t.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(
@@ -299,8 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: gdlearn predict model.safetensors new.csv --out predictions.csv",
     )
     p.add_argument("model", metavar="MODEL", help="a model file written by 'gdlearn train --out'")
-    p.add_argument("data", metavar="DATA.csv", help="CSV file with a header row holding the model's feature columns")
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        help="a CSV file with the model's feature columns (by name), or 'housing', 'breast-cancer'",
+    )
     p.add_argument("--out", metavar="FILE.csv", help="write predictions here (default: standard output)")
+    add_quiet(p)
     p.set_defaults(func=_cmd_predict)
 
     s = sub.add_parser(
@@ -311,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: gdlearn show model.safetensors",
     )
     s.add_argument("file", metavar="FILE", help="a file written by 'gdlearn train --out' or a checkpoint")
+    add_quiet(s)
     s.set_defaults(func=_cmd_show)
 
     try:
@@ -325,7 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``gdlearn`` command; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said under the subcommand's own usage, which lists its options
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        (commands.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -6,7 +6,7 @@ file with a checksummed header; format in ``docs/reliability.md``):
 * header: ``format="gdlearn-model"``, ``format_version``, ``gdlearn_version``,
   ``kind`` (the estimator's class), ``params`` (``get_params()`` as JSON:
   schedules as ``{"schedule": name, fields...}``, a ``RandomState`` with its
-  Mersenne-Twister state), ``n_features_in``, ``feature_names``,
+  Mersenne-Twister state), ``n_features_in``, ``feature_names``, ``target_name``,
   ``target_ndim`` (regression), ``classes`` (labels with their dtype) and
   ``fitted`` (``n_iter_``, ``converged_``, ``stop_reason_``,
   ``best_iteration_``, ``solver_``);
@@ -49,6 +49,7 @@ _SCHEMA = {  # the header besides format and versions (types; values are checked
     "params": dict,
     "n_features_in": int,
     "feature_names": (list, None),
+    "target_name": (str, None),
     "target_ndim": (int, None),
     "classes": (dict, None),
     "fitted": _FITTED,
@@ -119,6 +120,7 @@ def save(model: LinearRegression | LogisticRegression, path: str | os.PathLike) 
             "params": {k: encode_param(k, v) for k, v in model.get_params(deep=False).items()},
             "n_features_in": int(model.n_features_in_),
             "feature_names": None if names is None else [str(n) for n in names],
+            "target_name": getattr(model, "target_name_", None),
             "target_ndim": None if classifier else int(model._y_ndim),
             "classes": _encode_labels(model.classes_) if classifier else None,
             "fitted": {name: encode_param(name, getattr(model, name)) for name in _FITTED},
@@ -237,6 +239,8 @@ def _model(header: dict, arrays: dict, fail):
     model.n_features_in_ = p
     if names is not None:
         model.feature_names_in_ = np.asarray(names, dtype=object)
+    if header["target_name"] is not None:
+        model.target_name_ = header["target_name"]
     model._theta = theta
     model._set_coef(theta[:-1], theta[-1])
     for name in _FITTED:

@@ -10,6 +10,7 @@ reported as a :class:`ValueError` naming the file, the line and the column.
 from __future__ import annotations
 
 import csv as _csv
+import fnmatch
 import io
 import math
 import os
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Table", "read_csv"]
+__all__ = ["Table", "read_csv", "select_columns"]
 
 _MISSING = {"", "na", "nan", "null", "none", "n/a", "?"}
 
@@ -50,12 +51,29 @@ def _parse_number(text: str) -> float | None:
     return value
 
 
+def select_columns(names: list[str], idx: list[int], features, drop, where: str) -> list[int]:
+    """The positions in ``idx`` whose names match a pattern of ``features`` (all if None) and none of ``drop``.
+
+    Patterns are names or ``fnmatch`` shell patterns; one that matches no name
+    raises ValueError naming ``where`` and the names there are.
+    """
+    for patterns, keep in ((features, True), (drop, False)):
+        for pattern in patterns or ():
+            if not any(fnmatch.fnmatchcase(h, pattern) for h in names):
+                raise ValueError(f"{where}: no column matches {pattern!r}; the columns are: {', '.join(names)}.")
+        if patterns is not None:
+            idx = [j for j in idx if any(fnmatch.fnmatchcase(names[j], p) for p in patterns) == keep]
+    return idx
+
+
 def read_csv(
     path,
     target: str | None = None,
     *,
     require_target: bool = True,
     columns: list | None = None,
+    features: list[str] | None = None,
+    drop: list[str] | None = None,
     max_bytes: int = 2**31,
 ) -> Table:
     """Read a CSV file with a header row into a :class:`Table`.
@@ -71,6 +89,11 @@ def read_csv(
     columns : list of str, optional
         Read only these feature columns, in this order (used at predict time);
         other columns are ignored and no target is read.
+    features, drop : list of str, optional
+        Column names or shell patterns (``fnmatch``: ``x_*``, ``age?``): keep
+        only the feature columns that match ``features``, then leave out those
+        that match ``drop``.  A name or pattern that matches no column is an
+        error; dropped columns are never parsed (a text column can be dropped).
     max_bytes : int
         Refuse larger files (this reader holds the file in memory).
 
@@ -134,6 +157,7 @@ def read_csv(
     position = {h: j for j, h in enumerate(header)}
     t = position[target] if target is not None else None
     feature_idx = [position[c] for c in columns] if columns is not None else [j for j in range(len(header)) if j != t]
+    feature_idx = select_columns(header, feature_idx, features, drop, path)
     if not feature_idx:
         raise ValueError(f"{path}: there are no feature columns besides the target {target!r}.")
 
