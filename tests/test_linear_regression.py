@@ -51,6 +51,15 @@ def test_raw_housing_coefficients_equal_least_squares(housing):
     assert model.intercept_ == pytest.approx(b, rel=1e-6)
 
 
+def test_the_readme_claim_default_fit_equals_least_squares_to_1e_11(housing):
+    """README, "A short tour": at the default tol, LinearRegression() on raw housing is the least-squares solution."""
+    X, y = housing
+    model = LinearRegression().fit(X, y)
+    w, b = lstsq_solution(X, y)
+    np.testing.assert_allclose(model.coef_, w, rtol=1e-11, atol=0)
+    assert model.intercept_ == pytest.approx(b, rel=1e-11, abs=0)
+
+
 @pytest.mark.parametrize("solver", ["gd", "lbfgs", "fista", "momentum"])
 def test_raw_housing_every_default_step_reaches_optimum(housing, solver):
     X, y = housing
