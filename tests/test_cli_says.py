@@ -97,6 +97,8 @@ def test_the_table_says_why_it_stopped_the_best_iteration_the_step_and_what_to_t
     assert "no: max_iter=5 reached" in out and "to try" in out and "--max-iter 10" in out and "--solver auto" in out
     status, out, _ = run(capsys, "train", "housing", "--solver", "gd", "--learning-rate", "1e-7", "--quiet")
     assert "1e-07" in out and "standardised" not in out  # a fixed α: the data's own coordinates
+    status, out, _ = run(capsys, "train", "housing", "--learning-rate", "1e-7", "--max-iter", "3", "--quiet")
+    assert "--learning-rate auto" in out and "--solver auto" not in out  # never the setting in use
     status, out, _ = run(capsys, "train", "housing", "--solver", "gd", "--learning-rate", "0.1", "--standardize")
     assert status == 0 and "0.1 (in standardised coordinates)" in out
 

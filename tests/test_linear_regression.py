@@ -146,6 +146,13 @@ def test_max_iter_warns_with_advice(housing):
         model = LinearRegression(solver="gd", precondition="diagonal", max_iter=3).fit(X, y)
     assert model.n_iter_ == 3 and not model.converged_
     assert len(model.loss_curve_) == 4
+    with pytest.warns(ConvergenceWarning) as caught:  # solver="auto" ran gd because α was fixed: advise α, not solver
+        LinearRegression(learning_rate=1e-7, max_iter=3).fit(X, y)
+    text = str(caught[0].message)
+    assert "learning_rate='auto', with which solver='auto' picks L-BFGS or Newton" in text
+    assert "use solver='auto'" not in text
+    with pytest.warns(ConvergenceWarning, match="or use solver='auto' \\(L-BFGS or Newton\\)"):
+        LinearRegression(solver="gd", max_iter=3).fit(X, y)
 
 
 def test_scale_of_target_does_not_change_iterations(housing):

@@ -365,8 +365,10 @@ class GradientDescentModel(BaseEstimator):
             warnings.warn(special, stacklevel=4)
         elif not result.converged and result.stop_reason == "max_iter":
             advice = "Increase max_iter or loosen tol"
-            if not session.optimizer.uses_curvature:  # never advise the setting already in use
+            if not session.optimizer.uses_curvature and self.solver != "auto":  # never advise the setting in use
                 advice += ", or use solver='auto' (L-BFGS or Newton), which converges in far fewer iterations"
+            elif not session.optimizer.uses_curvature and cfg.batch_size is None and session.spec.lr is not None:
+                advice += ", or learning_rate='auto', with which solver='auto' picks L-BFGS or Newton"
             criteria = f"the gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}"
             if cfg.batch_size is not None and cfg.batch_size < data.n_samples:  # the plateau rule of stochastic runs
                 criteria += (

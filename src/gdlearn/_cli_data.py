@@ -154,7 +154,7 @@ def load_data(data: str, *, target=None, task=None, features=None, drop=None, qu
         raise CLIError(
             f"--task regression needs a numeric target, but {data!r} has text labels. Use --task classification."
         )
-    return Data(X, y, names, task, target_name, target is None)
+    return Data(X, y, names, task, target_name, target is None and data not in BUILTIN)
 
 
 def _check_default_target(path: str) -> None:

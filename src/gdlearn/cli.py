@@ -119,8 +119,10 @@ def _metrics(model, task, X_tr, y_tr, X_te, y_te):
 def _advice(model) -> str:
     """What to try after a run that stopped at max_iter, naming only settings not in use."""
     tips = [f"--max-iter {2 * model.max_iter}"]
-    if model.solver_ not in ("lbfgs", "newton"):
+    if model.solver_ not in ("lbfgs", "newton") and model.solver != "auto":
         tips.append("--solver auto (L-BFGS or Newton: far fewer iterations)")
+    elif model.solver_ not in ("lbfgs", "newton") and model.learning_rate != "auto" and model.batch_size is None:
+        tips.append("--learning-rate auto (the automatic solver then picks L-BFGS or Newton)")
     if model.batch_size is not None:
         tips.append("a larger --batch-size")
     return ", or ".join(tips)
