@@ -152,7 +152,7 @@ def test_max_iter_warns_with_advice(housing):
     assert "learning_rate='auto', with which solver='auto' picks L-BFGS or Newton" in text
     assert "use solver='auto'" not in text
     with pytest.warns(ConvergenceWarning, match="or use solver='auto' \\(L-BFGS or Newton\\)"):
-        LinearRegression(solver="gd", max_iter=3).fit(X, y)
+        LinearRegression(solver="gd", precondition="diagonal", max_iter=3).fit(X, y)
 
 
 def test_scale_of_target_does_not_change_iterations(housing):
