@@ -312,3 +312,25 @@ def test_tolerance_and_line_search_rules():
     assert names == ["divergence", "tolerance", "plateau", "early_stopping", "line_search"]
     assert not rules(1e-4, minibatch=True, expects_descent=True)[0].expects_descent  # noisy: no rising rule
     assert [r.name for r in rules(1e-4)] == ["divergence", "tolerance", "line_search"]
+
+
+def test_a_diverging_run_keeps_its_path_in_the_error_and_leaves_the_model_as_it_was():
+    """The tutorial's picture of a step too large: the error carries [W, b] after each step, up to the stop."""
+    L = lipschitz(X)
+    model = LinearRegression(solver="gd", learning_rate=2.5 / L, max_iter=100, record_path=True)
+    with pytest.raises(DivergenceError) as exc:
+        model.fit(X, Y, intercept_init=0.0)
+    path, err = exc.value.path, exc.value
+    assert len(path) == err.iteration + 1 == len(err.history["loss"]) and not hasattr(model, "coef_")
+    np.testing.assert_array_equal(path[0], np.zeros(X.shape[1] + 1))
+    w, b = np.zeros(X.shape[1]), 0.0  # the steps written out: θ ← θ − α ∇J, in the data's units (no preconditioning)
+    for k in range(1, len(path)):
+        r = X @ w + b - Y
+        w, b = w - 2.5 / L * X.T @ r / len(Y), b - 2.5 / L * r.mean()
+        np.testing.assert_allclose(path[k], np.r_[w, b], rtol=1e-9, atol=1e-12)
+    J = [0.5 * np.mean((X @ p[:-1] + p[-1] - Y) ** 2) for p in path]  # the loss along the recorded path
+    np.testing.assert_allclose(J, err.history["loss"], rtol=1e-9)
+    assert J[-1] > J[-2] > J[-3] > J[-4] and J[-1] > J[0]  # climbing out of the valley: what stopped it
+    with pytest.raises(DivergenceError) as exc:
+        LinearRegression(solver="gd", learning_rate=2.5 / L, max_iter=100).fit(X, Y)
+    assert exc.value.path is None  # nothing recorded without record_path

@@ -397,8 +397,7 @@ class GradientDescentModel(BaseEstimator):
         self.learning_rate_ = session.optimizer.initial_lr
         self.lipschitz_ = session.lipschitz
         if result.path is not None:
-            path = np.stack([theta.T for theta in result.path])  # (steps, k, p+1): [W, b] per output
-            self.path_ = path[:, 0, :] if path.shape[1] == 1 else path
+            self.path_ = training.path_array(result.path)
         elif hasattr(self, "path_"):
             del self.path_
 

@@ -41,6 +41,11 @@ class DivergenceError(ArithmeticError):
     history : dict of lists or None
         ``"loss"`` and ``"grad_norm"`` up to the iteration of divergence, in
         the user's units, for plotting what happened.
+    path : ndarray or None
+        With ``record_path=True``: the parameters [W, b] after each iteration
+        up to the one that diverged, in the user's units, laid out as
+        ``path_`` (the model itself is left as it was before the failed fit),
+        for drawing the run that flew off.
     """
 
     def __init__(
@@ -52,9 +57,11 @@ class DivergenceError(ArithmeticError):
         learning_rate=None,
         max_stable_learning_rate=None,
         history=None,
+        path=None,
     ):
         super().__init__(message)
         self.history = history
+        self.path = path
         self.iteration = iteration
         self.loss = loss
         self.learning_rate = learning_rate

@@ -26,7 +26,7 @@ import numpy as np
 
 from ._norms import vector_norm
 from .data.batches import batch_indices
-from .exceptions import FitInterrupted
+from .exceptions import DivergenceError, FitInterrupted
 from .stopping import EarlyStopping, Epoch
 
 __all__ = ["SolverState", "FitResult", "IterationInfo", "minimize"]
@@ -175,9 +175,13 @@ def minimize(
             state.iteration += 1
             epoch = _measure(state, objective, optimizer, value, grad, validation, record_path)
             reasons = []
-            for rule in rules:
-                state.rules[rule.name], reason = rule.update(state.rules[rule.name], epoch)
-                reasons.append(reason)
+            try:
+                for rule in rules:
+                    state.rules[rule.name], reason = rule.update(state.rules[rule.name], epoch)
+                    reasons.append(reason)
+            except DivergenceError as err:  # the run's path, to the step that flew off, goes with the error
+                err.path = None if state.path is None else list(state.path)
+                raise
             reason = next((r for r in reasons if r is not None), None)
             info = IterationInfo(state.iteration, end, epoch.loss, epoch.grad_norm, epoch.learning_rate, epoch.val_loss)
             if callback is not None and callback(info):

@@ -456,7 +456,14 @@ def _explain_divergence(err: DivergenceError, session: Session, problem: Problem
         learning_rate=lr,
         max_stable_learning_rate=stable,
         history=history,
+        path=None if err.path is None else path_array(err.path),  # recorded in the user's units already
     )
+
+
+def path_array(points: list) -> np.ndarray:
+    """Recorded θ's as ``path_``: (steps, p + 1) for one output, else (steps, k, p + 1); [W, b] per output."""
+    path = np.stack([theta.T for theta in points])
+    return path[:, 0, :] if path.shape[1] == 1 else path
 
 
 def _advice(session: Session, cfg: Config, lr, stable, L, minibatch: bool) -> str:
