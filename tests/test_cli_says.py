@@ -118,3 +118,22 @@ def test_messages_point_the_right_way(capsys, tmp_path, table):
     assert status == 2 and "has a single value ('1.0')" in err and "np.str_" not in err
     status, _, err = run(capsys, "train", "housing", "--out", tmp_path / "missing" / "m", "--quiet")
     assert status == 2 and "--out" in err and "missing' does not exist" in err and "checkpoint" not in err
+
+
+def test_standardize_on_train_is_the_descent_sweep_runs_on_standardised_features(capsys, tmp_path):
+    """--standardize means the same on train and sweep: gd on StandardScaler-ed features; the model in raw units."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from gdlearn import LinearRegression, load
+    from gdlearn.datasets import load_housing
+
+    argv = ["train", "housing", "--solver", "gd", "--learning-rate", "0.1", "--max-iter", "40", "--test-size", "0"]
+    status, _, _ = run(capsys, *argv, "--standardize", "--out", tmp_path / "m", "--quiet")
+    X, y = load_housing(return_X_y=True)
+    scaled = make_pipeline(StandardScaler(), LinearRegression(solver="gd", learning_rate=0.1, max_iter=40)).fit(X, y)
+    model = load(tmp_path / "m")
+    assert status == 0 and model.loss_curve_ == pytest.approx(scaled[-1].loss_curve_, rel=1e-12)
+    np.testing.assert_allclose(model.predict(X), scaled.predict(X), rtol=1e-12)
+    status, _, err = run(capsys, *argv, "--quiet")  # without it, α = 0.1 on raw housing's long valley flies off
+    assert status == 2 and "diverged" in err

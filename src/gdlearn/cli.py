@@ -53,7 +53,7 @@ def _make_model(args, task: str):
         random_state=args.seed,
     )
     if args.standardize:  # solve in standardised coordinates, whatever the step; the model stays in the data's units
-        params["precondition"] = True
+        params["precondition"] = "diagonal"  # the descent of gd on StandardScaler-ed features, as sweep runs
     return LinearRegression(**params) if task == "regression" else LogisticRegression(**params)
 
 
@@ -342,9 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint", metavar="FILE", help="checkpoint file (default: MODEL.ckpt or .gdlearn-train.ckpt)")
     t.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="iterations between checkpoints")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
-    t.add_argument(
-        "--standardize", action="store_true", help="solve in standardised coordinates even with a fixed α (same model)"
-    )
+    t.add_argument("--standardize", action="store_true", help="descend on standardised features, as sweep does")
     add_quiet(t)
     t.set_defaults(func=_cmd_train)
 
