@@ -120,6 +120,7 @@ def test_messages_point_the_right_way(capsys, tmp_path, table):
     assert status == 2 and "--out" in err and "missing' does not exist" in err and "checkpoint" not in err
 
 
+@pytest.mark.filterwarnings("ignore::gdlearn.ConvergenceWarning", "ignore:X does not have valid feature names")
 def test_standardize_on_train_is_the_descent_sweep_runs_on_standardised_features(capsys, tmp_path):
     """--standardize means the same on train and sweep: gd on StandardScaler-ed features; the model in raw units."""
     from sklearn.pipeline import make_pipeline
