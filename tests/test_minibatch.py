@@ -1,10 +1,10 @@
 """Stochastic runs converge on their defaults: mini-batch fit and partial_fit, every solver, every task.
 
 The reference optimum J* is independent of gdlearn: least squares (``np.linalg.lstsq``) for regression and
-scikit-learn's unpenalised ``LogisticRegression`` (``C=inf``) at ``tol=1e-12`` for classification, with J computed here from the
-formulas (½ mean squared residual; mean log loss).  Data: scikit-learn's diabetes set (442 × 10), standardised;
-the classes are its target cut at the median (binary) and at the terciles (three classes), which no hyperplane
-separates, so J* is finite.
+scikit-learn's unpenalised ``LogisticRegression`` (``C=inf``) at ``tol=1e-12`` for classification, with J
+computed here from the formulas (½ mean squared residual; mean log loss).  Data: scikit-learn's diabetes set
+(442 × 10), standardised; the classes are its target cut at the median (binary) and at the terciles (three
+classes), which no hyperplane separates, so J* is finite.
 """
 
 from __future__ import annotations
