@@ -436,3 +436,13 @@ def test_fuzz_random_bytes_byte_mutations_and_forged_headers_load_or_raise_model
             parent[data.draw(st.text(max_size=6)) if op == "add" else key] = value
     path.write_bytes(forged(header, arrays))
     load_or_refuse(path)
+
+
+def test_a_model_file_written_before_target_name_existed_still_loads(saved, models):
+    """Format 2 files of the first 0.2.0.dev0 builds have no target_name; they load with target_name_ unset."""
+    header, arrays = read_container(path := saved("binary"))
+    header.pop("target_name")
+    Path(path).write_bytes(forged(header, arrays))
+    model = load(path)
+    assert not hasattr(model, "target_name_")
+    assert_same_model(models["binary"], model, models["X"])

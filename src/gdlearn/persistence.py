@@ -29,7 +29,7 @@ import re
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._fileformat import FileError, decode_param, encode_param, read, unflatten, write
+from ._fileformat import FileError, check_fields, decode_param, encode_param, read, unflatten, write
 from .checkpoint import CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION
 from .estimators import LinearRegression, LogisticRegression
 from .optim.factory import SOLVERS
@@ -176,12 +176,13 @@ def load(path: str | os.PathLike) -> LinearRegression | LogisticRegression:
         "and checkpoint set to this file (or 'gdlearn train ... --resume')"
     }
     formats = {FORMAT: FORMAT_VERSION}
-    header, arrays = read(
-        path, ModelFileError, formats=formats, max_size=MAX_FILE_SIZE, others=others, legacy=_LEGACY, schema=_SCHEMA
-    )
+    header, arrays = read(path, ModelFileError, formats=formats, max_size=MAX_FILE_SIZE, others=others, legacy=_LEGACY)
 
     def fail(problem: str):
         raise ModelFileError(path, problem)
+
+    header.setdefault("target_name", None)  # written by gdlearn since 0.2.0.dev0's command-line changes
+    check_fields(header, {"format": str, "format_version": int, "gdlearn_version": str, **_SCHEMA}, fail)
 
     try:
         return _model(header, arrays, fail)
