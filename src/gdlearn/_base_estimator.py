@@ -370,7 +370,7 @@ class GradientDescentModel(BaseEstimator):
             elif not session.optimizer.uses_curvature and cfg.batch_size is None and session.spec.lr is not None:
                 advice += ", or learning_rate='auto', with which solver='auto' picks L-BFGS or Newton"
             criteria = f"the gradient norm ({result.history['grad_norm'][-1]:.3g}) fell to tol={self.tol}"
-            if cfg.batch_size is not None and cfg.batch_size < data.n_samples:  # the plateau rule of stochastic runs
+            if cfg.minibatch(data.n_samples):  # the plateau rule of stochastic runs
                 criteria += (
                     f" or the training loss went {self.n_iter_no_change} epochs without having improved by more "
                     "than tol·|best|"

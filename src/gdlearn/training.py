@@ -74,6 +74,10 @@ class Config:
     #: the optimizer's hyperparameters (:data:`gdlearn.optim.factory.HYPERPARAMETERS`), passed on to its spec
     hyper: dict = field(default_factory=dict)
 
+    def minibatch(self, n_samples: int) -> bool:
+        """Whether a fit on ``n_samples`` rows steps on mini-batches (``batch_size`` below the number of rows)."""
+        return self.batch_size is not None and self.batch_size < n_samples
+
     @classmethod
     def from_params(cls, params: dict) -> Config:
         """The settings among an estimator's ``get_params()``, picked by name."""
@@ -156,7 +160,7 @@ def start_session(data, objective: Objective, cfg: Config, seed: int, *, stochas
     decides whether the model is the average of the iterates (see the
     estimators' ``average`` parameter).
     """
-    minibatch = cfg.batch_size is not None and cfg.batch_size < data.n_samples
+    minibatch = cfg.minibatch(data.n_samples)
     stochastic = stochastic or minibatch
     if cfg.average is True and not stochastic:
         raise ValueError(
@@ -344,11 +348,10 @@ def run(
     :class:`~gdlearn.exceptions.DivergenceError` with a message that names the
     iteration, the loss and the largest stable step size for this data.
     """
-    minibatch = cfg.batch_size is not None and cfg.batch_size < data.n_samples
     rules = stopping.rules(
         cfg.tol,
         patience=cfg.n_iter_no_change,
-        minibatch=minibatch,
+        minibatch=cfg.minibatch(data.n_samples),
         early_stopping=cfg.early_stopping and validation is not None,
         expects_descent=session.optimizer.expects_descent,
     )
@@ -437,7 +440,7 @@ def _explain_divergence(err: DivergenceError, session: Session, problem: Problem
         f"Gradient descent (solver={session.solver!r}) diverged at iteration {err.iteration}: "
         f"{err.args[0]} (loss = {err.loss * session.value_scale:.6g}, learning_rate = {_fmt(lr)})."
     )
-    minibatch = cfg.batch_size is not None and cfg.batch_size < problem.n_samples
+    minibatch = cfg.minibatch(problem.n_samples)
     if stable is not None:
         formula = "2/L" if session.solver == "gd" else "the stability limit"
         msg += (

@@ -52,8 +52,7 @@ class Averaged(Optimizer):
         return {**self.inner.init(theta), "average": {"theta": np.array(theta, dtype=float), "count": 0, "steps": 0}}
 
     def step(self, objective, theta, value, grad, state, evaluate=True):
-        inner = {k: v for k, v in state.items() if k != "average"}
-        new, value, grad, inner = self.inner.step(objective, theta, value, grad, inner, evaluate)
+        new, value, grad, inner = self.inner.step(objective, theta, value, grad, _inner(state), evaluate)
         avg = state["average"]
         steps, count, mean = avg["steps"] + 1, avg["count"], avg["theta"]
         if steps > self.start:
@@ -67,7 +66,12 @@ class Averaged(Optimizer):
         return state["average"]["theta"] if state["average"]["count"] > 0 else theta
 
     def current_lr(self, state: dict) -> float | None:
-        return self.inner.current_lr({k: v for k, v in state.items() if k != "average"})
+        return self.inner.current_lr(_inner(state))
 
     def max_stable_lr(self, L: float) -> float | None:
         return self.inner.max_stable_lr(L)
+
+
+def _inner(state: dict) -> dict:
+    """The wrapped optimizer's own state: every block but ``average``."""
+    return {k: v for k, v in state.items() if k != "average"}
