@@ -176,8 +176,6 @@ def _check_default_target(path: str) -> None:
 
 def model_columns(model, X, names, data):
     """X's columns in the order the model was trained on (by name when it has names)."""
-    import numpy as np
-
     model_names = getattr(model, "feature_names_in_", None)
     if model_names is not None and names is not None and list(map(str, names)) != list(map(str, model_names)):
         names = [str(n) for n in names]
