@@ -1441,17 +1441,14 @@ def test_unflatten_refuses_another_first_axis_where_the_template_does_not_grow()
 
 
 def test_the_data_fingerprint_of_a_tiny_data_set_is_the_documented_sha256():
-    import hashlib
-
     from gdlearn.checkpoint import data_fingerprint
     from gdlearn.data.source import ArraySource
 
-    X, Y = np.array([[1.0], [2.0]]), np.array([[3.0], [4.0]])
-    h = hashlib.sha256(b"gdlearn-data-v2\x00<f8(2, 1)")
-    for a in (X, Y, np.zeros(0)):  # the sampled rows (both), the targets, no weights: an empty array
-        h.update(b"\x00" + a.dtype.str.encode() + str(a.shape).encode())
-        h.update(a.tobytes())
-    assert data_fingerprint(ArraySource(X, Y)) == h.hexdigest()
+    X, Y, w = np.array([[1.0], [2.0]]), np.array([[3.0], [4.0]]), np.array([1.0, 0.5])
+    shape = np.zeros((0, 2, 1))  # an empty array of X's dtype and shape; the sampled rows are both rows
+    assert data_fingerprint(ArraySource(X, Y)) == _ref_digest("gdlearn-data", {"Y": Y, "rows": X, "x": shape})
+    expected = _ref_digest("gdlearn-data", {"Y": Y, "rows": X, "x": shape, "weight": w})
+    assert data_fingerprint(ArraySource(X, Y, w)) == expected
 
 
 def test_a_checkpointer_for_a_missing_directory_says_which(tmp_path):

@@ -310,25 +310,6 @@ def test_forged_files_with_a_valid_checksum_are_refused(saved, name, field, valu
     refused(path, forged(header, header.pop("@")), message.replace("{}", str(last)))  # (never fit what it loads)
 
 
-def test_save_replaces_atomically_keeps_permissions_writes_a_link_target_and_clears_stale_temporaries(tmp_path, models):
-    (dead := subprocess.Popen([sys.executable, "-c", "pass"])).wait()
-    stale, mine = tmp_path / f".model.gdlearn.{dead.pid}.abc1.tmp", tmp_path / f".model.gdlearn.{os.getpid()}.x.tmp"
-    for f in (stale, mine, other := tmp_path / f".other.gdlearn.{dead.pid}.abc1.tmp"):
-        f.write_text("partial")
-    old = os.umask(0o027)  # a new file gets the mode open() would give it
-    try:
-        save(models["linear"], path := tmp_path / "model.gdlearn")
-    finally:
-        os.umask(old)
-    assert path.stat().st_mode & 0o777 == 0o640 and not stale.exists()  # only a dead writer's, of this file, goes
-    os.chmod(path, 0o604)  # an existing file keeps its mode, also through a symbolic link, which stays a link
-    (link := tmp_path / "current.gdlearn").symlink_to(path)
-    save(models["multinomial"], link)
-    assert path.stat().st_mode & 0o777 == 0o604 and os.path.islink(link) and os.readlink(link) == str(path)
-    assert_same_model(models["multinomial"], load(path), models["X"])
-    assert sorted(os.listdir(tmp_path)) == sorted([mine.name, other.name, "current.gdlearn", "model.gdlearn"])
-
-
 SAVE_SLOWLY = """import os, sys, time; from gdlearn.persistence import load, save
 fsync, os.fsync = os.fsync, lambda fd: (print(flush=True), time.sleep(60), fsync(fd))  # written, not renamed yet
 save(load(sys.argv[1]), sys.argv[2])"""

@@ -34,13 +34,12 @@ was handed, never the half-updated state.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import time
 
 import numpy as np
 
-from ._fileformat import FileError, encode_param, flatten, read, unflatten, write
+from ._fileformat import FileError, digest, encode_param, flatten, read, unflatten, write
 from .solver import SolverState
 
 __all__ = ["Checkpointer", "CheckpointError", "read_checkpoint", "data_fingerprint", "CHECKPOINT_FORMAT"]
@@ -81,15 +80,13 @@ def data_fingerprint(data) -> str:
     """
     X, n = data.X, data.n_samples
     rows = np.unique(np.linspace(0, n - 1, min(n, FINGERPRINT_ROWS)).round().astype(np.int64))
-    h = hashlib.sha256(f"gdlearn-data-v2\0{X.dtype.str}{X.shape}".encode())
     sample = X[rows]
-    parts = (X.indptr, sample.indices, sample.data) if data.sparse else (sample,)
-    weights = np.zeros(0) if data.sample_weight is None else data.sample_weight
-    for a in (*parts, data.Y, weights):
-        a = np.ascontiguousarray(a)
-        h.update(f"\0{a.dtype.str}{a.shape}".encode())
-        h.update(memoryview(a).cast("B") if a.size else b"")
-    return h.hexdigest()
+    arrays = {"Y": data.Y, "x": np.zeros((0, *X.shape), X.dtype)}  # an empty array: X's dtype and shape
+    sparse = {"indptr": X.indptr, "indices": sample.indices, "rows": sample.data} if data.sparse else None
+    arrays.update(sparse or {"rows": sample})
+    if data.sample_weight is not None:
+        arrays["weight"] = data.sample_weight
+    return digest("gdlearn-data", arrays)
 
 
 def _dotted(tree: dict, prefix: str = "") -> dict:

@@ -279,7 +279,7 @@ def _cmd_predict(args) -> int:
     writer.writerow(header)
     writer.writerows(zip(*([_cell(v) for v in col] for col in columns)))
     if args.out:
-        from ._fileformat import atomic_write
+        from ._atomic import atomic_write
 
         atomic_write(args.out, buffer.getvalue().encode("utf-8"))  # a full disk keeps the old predictions
         if not args.quiet:
