@@ -24,7 +24,10 @@ kernel for dense, C-ordered float32/float64 X of at least
 calls are about as fast, and a fit need not pay Numba's start-up of about half
 a second), and for mini-batches of X from 1 MiB (a batch of 32 rows costs
 NumPy 10-15 µs of call overhead, the compiled kernel 2-3 µs); everything else
-(sparse X, other layouts, custom losses) takes the NumPy path.  The Gram matrix is
+(sparse X, other layouts, custom losses) takes the NumPy path.  Arrays of other
+libraries (PyTorch, CuPy, …) are read where they live by
+:mod:`gdlearn.kernels.arrayapi`, written against the array API standard; host
+arrays handed with them (targets, weights) are sent to their device.  The Gram matrix is
 always formed by BLAS on centred blocks.  Set ``GDLEARN_KERNEL`` to
 ``"reference"`` or ``"compiled"`` to force one path (benchmarks, tests).
 
@@ -40,7 +43,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from . import reference
+from . import arrayapi, reference
 
 __all__ = [
     "COMPILED_MIN_BYTES",
@@ -129,6 +132,11 @@ def _count(kind: str) -> None:
         c.by_kind[kind] = c.by_kind.get(kind, 0) + 1
 
 
+def _on(a, X):
+    """A host array ``a`` (targets, weights) on the device of the foreign array X; None stays None."""
+    return a if a is None or not isinstance(a, np.ndarray) else arrayapi.to_device(a, X)
+
+
 def loss_sums(X, Y, sw, W, b, loss, *, rows=None, need_grad: bool = True, hessian=None):
     """(Σ sᵢℓᵢ, Xᵀr of shape (p, k), Σr of shape (k,)), r = s ⊙ (h(XW + b) − y).
 
@@ -141,6 +149,9 @@ def loss_sums(X, Y, sw, W, b, loss, *, rows=None, need_grad: bool = True, hessia
         _count("loss" if Y is not None else "curvature")
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
+    if arrayapi.is_foreign(X):
+        out = arrayapi.loss_sums(X, _on(Y, X), _on(sw, X), W, b, loss.kernel_id, rows=rows, need_grad=need_grad)
+        return out if hessian is None else (*out, arrayapi.hessian_sums(X, _on(sw, X), W, b, loss.kernel_id, *hessian))
     if hessian is None and use_compiled(X, loss, batches=rows is not None):
         from .compiled import CURVATURE
 
@@ -152,6 +163,8 @@ def loss_sums(X, Y, sw, W, b, loss, *, rows=None, need_grad: bool = True, hessia
 def column_moments(X, sw, inv):
     """(max |x| of each column, Σ sᵢxᵢⱼ·invⱼ): one pass."""
     _count("moments")
+    if arrayapi.is_foreign(X):
+        return arrayapi.column_moments(X, _on(sw, X), inv)
     if use_compiled(X):
         return _compiled_module.column_moments(X, sw, inv)
     return reference.column_moments(X, sw, inv)
@@ -160,6 +173,8 @@ def column_moments(X, sw, inv):
 def column_variance(X, sw, shift, inv):
     """Σ sᵢ((xᵢⱼ − shiftⱼ)·invⱼ)² of each column: one pass."""
     _count("variance")
+    if arrayapi.is_foreign(X):
+        return arrayapi.column_variance(X, _on(sw, X), shift, inv)
     if use_compiled(X):
         return _compiled_module.column_variance(X, sw, shift, inv)
     return reference.column_variance(X, sw, shift, inv)
@@ -168,12 +183,16 @@ def column_variance(X, sw, shift, inv):
 def gram(X, Y, sw, shift, inv, y_shift=None, y_inv=None):
     """Σ sᵢaᵢaᵢᵀ with aᵢ = [(xᵢ − shift)·inv, (yᵢ − y_shift)·y_inv]: one pass (dense X)."""
     _count("gram")
+    if arrayapi.is_foreign(X):
+        return arrayapi.gram(X, _on(Y, X), _on(sw, X), shift, inv, y_shift, y_inv)
     return reference.gram(X, Y, sw, shift, inv, y_shift, y_inv)
 
 
 def hessian_sums(X, sw, W, b, loss, shift, inv):
     """Σ sᵢ ∂²ℓᵢ/∂zₖ∂zₗ · aᵢaᵢᵀ, aᵢ = [(xᵢ − shift)·inv, 1], shape (k, k, p + 1, p + 1): one pass (BLAS)."""
     _count("hessian")
+    if arrayapi.is_foreign(X):
+        return arrayapi.hessian_sums(X, _on(sw, X), W, b, loss.kernel_id, shift, inv)
     return reference.hessian_sums(
         X, sw, np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64), loss, shift, inv
     )
@@ -182,14 +201,21 @@ def hessian_sums(X, sw, W, b, loss, shift, inv):
 def max_row_norm(X, sw, shift, inv) -> float:
     """max over rows of sᵢ‖(xᵢ − shift)·inv‖²: one pass."""
     _count("row_norms")
+    if arrayapi.is_foreign(X):
+        return arrayapi.max_row_norm(X, _on(sw, X), shift, inv)
     if use_compiled(X):
         return _compiled_module.max_row_norm(X, sw, shift, inv)
     return reference.max_row_norm(X, sw, shift, inv)
 
 
 def scores(X, W, b) -> np.ndarray:
-    """z = XW + b of shape (n_samples, k) in float64, computed in row blocks (no float64 copy of X)."""
+    """z = XW + b of shape (n_samples, k) in float64, computed in row blocks (no float64 copy of X).
+
+    For X of another array library: z in X's namespace, dtype and device.
+    """
     W = np.asarray(W, dtype=np.float64)
+    if arrayapi.is_foreign(X):
+        return arrayapi.scores(X, W, b)
     if X.shape[0] * X.shape[1] <= (1 << 16) or (isinstance(X, np.ndarray) and X.dtype == np.float64):
         return np.asarray(X @ W) + b
     out = np.empty((X.shape[0], W.shape[1]))
