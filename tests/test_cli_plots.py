@@ -104,7 +104,8 @@ def test_surface_draws_around_a_saved_model(tmp_path, model_file):
     for f in files:
         assert f.read_bytes()[:8] == PNG
         assert f"wrote {f}" in proc.stdout
-    assert "descent path: refit with solver='gd'" in proc.stderr
+    assert "a clone was refitted on all 506 rows with solver='gd'" in proc.stderr and "converged" in proc.stderr
+    assert "marked beside it" not in proc.stderr  # fitted on all rows: the refit ends where the saved model is
 
 
 def test_surface_errors_are_one_line(tmp_path, model_file, capsys):
@@ -155,7 +156,7 @@ def test_sweep_options_reach_the_sweep(tmp_path, capsys):
 
 def test_surface_span_and_no_path(tmp_path, model_file, capsys):
     status, out, err = run_main(
-        capsys, "surface", model_file, "housing", "--params", "LSTAT,b", "--grid-size", 4, "--span", 2.0,
+        capsys, "surface", model_file, "housing", "--params", "LSTAT,b", "--grid-size", 10, "--span", 2.0,
         "--no-path", "--plot", tmp_path,
     )  # fmt: skip
     assert status == 0, err
@@ -166,3 +167,79 @@ def test_surface_span_and_no_path(tmp_path, model_file, capsys):
         run_main(capsys, "surface", model_file, "housing", "--params", "LSTAT,b", "--span", "-1", "--plot", tmp_path),
         "--span must be positive",
     )
+
+
+def test_surface_grid_size_limits_match_the_library(tmp_path, model_file, capsys):
+    from gdlearn._cli_plots import MAX_GRID, MIN_GRID
+    from gdlearn.plotting.surface import MAX_GRID_SIZE, MIN_GRID_SIZE
+
+    assert (MIN_GRID, MAX_GRID) == (MIN_GRID_SIZE, MAX_GRID_SIZE)
+    for n in (2, 9, 1001):
+        result = run_main(capsys, "surface", model_file, "housing", "--grid-size", n, "--plot", tmp_path)
+        assert_one_line_error(result, "--grid-size must be from 10 to 1000")
+    result = run_main(capsys, "surface", model_file, "housing", "--learning-rates", "0.1,x", "--plot", tmp_path)
+    assert_one_line_error(result, "--learning-rates")
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """What ``gdlearn surface`` hands to save_surface_plots (the drawing itself is tested in test_plotting.py)."""
+    import gdlearn.plotting
+
+    calls = []
+    monkeypatch.setattr(gdlearn.plotting, "save_surface_plots", lambda *a, **k: calls.append((a, k)) or [])
+    return calls
+
+
+def test_surface_path_is_the_shown_models_to_its_end(tmp_path, housing, capsys, drawn):
+    """A model trained on part of the data: the refit converges on DATA, the picture is drawn around it, and the
+    saved model is marked beside it; a model saved with its path is drawn with that path, which ends at its θ."""
+    from gdlearn import persistence
+
+    X, y = housing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        part = LinearRegression().fit(X[:300], y[:300])
+    persistence.save(part, tmp_path / "part.json")
+    status, _, err = run_main(capsys, "surface", tmp_path / "part.json", "housing", "--plot", tmp_path)
+    assert status == 0, err
+    (shown, Xd, yd, params, _), kw = drawn[-1]
+    assert shown.converged_ and kw["path"] is True and kw["theta"] is None
+    np.testing.assert_array_equal(shown.path_[-1], np.r_[shown.coef_, shown.intercept_])
+    reference = LinearRegression(tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(shown.coef_, reference.coef_, rtol=1e-3)  # converged on all of DATA
+    np.testing.assert_array_equal(kw["points"]["saved model"], part.theta_)
+    assert "the saved model (largest difference" in err and "marked beside it" in err
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        walked = LinearRegression(solver="gd", learning_rate=1e-6, max_iter=50, record_path=True).fit(X, y)
+    persistence.save(walked, tmp_path / "walked.json")
+    status, _, err = run_main(
+        capsys, "surface", tmp_path / "walked.json", "housing", "--learning-rates", "auto", "--plot", tmp_path
+    )
+    assert status == 0, err
+    (shown, *_), kw = drawn[-1]
+    assert shown.theta_.tolist() == walked.theta_.tolist() and kw["learning_rates"] == "auto"
+    np.testing.assert_array_equal(kw["path"][-1], walked.theta_[:, 0])
+    assert "the model's own recorded path (50 steps)" in err
+
+    # standardised: X scaled on DATA, the saved θ and its path mapped (same predictions, and the path ends at θ)
+    walked_file = tmp_path / "walked.json"
+    status, _, err = run_main(capsys, "surface", walked_file, "housing", "--standardize", "--plot", tmp_path)
+    assert status == 0, err
+    (shown, Xs, *_), kw = drawn[-1]
+    np.testing.assert_allclose(Xs.mean(axis=0), 0, atol=1e-12)
+    theta = kw["theta"]
+    np.testing.assert_allclose(Xs @ theta[:-1, 0] + theta[-1, 0], walked.predict(X), rtol=1e-10)
+    np.testing.assert_allclose(kw["path"][-1], theta[:, 0], rtol=1e-12)
+
+
+def test_surface_standardize_and_overlays_draw(tmp_path, model_file, capsys):
+    status, out, err = run_main(
+        capsys, "surface", model_file, "housing", "--params", "LSTAT,b", "--grid-size", 10, "--standardize",
+        "--learning-rates", "auto", "--plot", tmp_path,
+    )  # fmt: skip
+    assert status == 0, err
+    for name in ("loss_surface_LSTAT_b_contour.png", "loss_surface_LSTAT_b_3d.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG

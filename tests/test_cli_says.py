@@ -81,7 +81,9 @@ def test_quiet_means_the_same_on_every_command_and_unknown_options_show_their_co
     assert status == 0 and json.loads(out) and err == ""
     status, out, err = run(capsys, "sweep", "housing", "--max-iter", "3", "--plot", tmp_path, "--quiet")
     assert status == 0 and "wrote" not in out and err == ""
-    status, out, err = run(capsys, "surface", model, "breast-cancer", "--plot", tmp_path, "--grid-size", "5", "--quiet")
+    status, out, err = run(
+        capsys, "surface", model, "breast-cancer", "--plot", tmp_path, "--grid-size", "10", "--quiet"
+    )
     assert status == 0 and out == "" and err == ""
     for command in ("train housing", "predict m x.csv", "sweep housing", "show m"):
         status, _, err = run(capsys, *command.split(), "--bogus", "1")

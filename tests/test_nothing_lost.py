@@ -280,11 +280,11 @@ def test_os_errors_are_one_line_messages(tmp_path, table, capsys):
 
 def test_every_size_a_user_gives_is_bounded(tmp_path, table, capsys):
     from gdlearn._params import MAX_ITER
-    from gdlearn.plotting.surface import MAX_GRID_SIZE
+    from gdlearn.plotting.surface import MAX_GRID_SIZE, MIN_GRID_SIZE
 
     assert gdlearn(capsys, "train", table, "--quiet", "--out", tmp_path / "m")[0] == 0
     status, _, err = gdlearn(capsys, "surface", tmp_path / "m", table, "--grid-size", 200_000, "--plot", tmp_path)
-    assert status == 2 and f"from 2 to {MAX_GRID_SIZE}" in err
+    assert status == 2 and f"from {MIN_GRID_SIZE} to {MAX_GRID_SIZE}" in err
     for span, message in [(1e308, "beyond double precision's range"), (1e200, "J is not finite on this grid")]:
         status, _, err = gdlearn(capsys, "surface", tmp_path / "m", table, "--span", span, "--plot", tmp_path)
         last = err.splitlines()[-1]

@@ -121,6 +121,8 @@ def test_loss_curve_validation_and_best_iteration(breast_cancer_std):
     np.testing.assert_array_equal(val.get_ydata(), model.history_["val_loss"])
     best = _line(ax, "best iteration")
     assert list(best.get_xdata()) == [model.best_iteration_] * 2
+    # 0.66 → 0.07: one decade, but with a validation curve the stall needs a log axis to be seen
+    assert ax.get_yscale() == "log"
 
 
 def test_loss_curve_honours_ax_and_log_scale(reg):
@@ -188,21 +190,25 @@ def test_loss_surface_3d_path_lies_on_the_exact_surface(one_feature):
 
 def test_loss_surface_kinds_ax_and_explicit_path(one_feature):
     model, x, y = one_feature
-    fig = plot_loss_surface(model, x, y, kind="both", grid_size=8)
+    fig = plot_loss_surface(model, x, y, kind="both", grid_size=10)
     assert [a.name for a in fig.axes[:2]] == ["rectilinear", "3d"]
     plt.close(fig)
 
     fig, ax = plt.subplots()
-    assert plot_loss_surface(model, x, y, grid_size=8, ax=ax, path=False) is fig
+    assert plot_loss_surface(model, x, y, grid_size=10, ax=ax, path=False) is fig
     assert plt.get_fignums() == [fig.number]
     assert not any(ln.get_label().startswith("gradient descent path") for ln in ax.get_lines())
     with pytest.raises(ValueError, match="projection='3d'"):
-        plot_loss_surface(model, x, y, kind="surface", grid_size=8, ax=ax)
+        plot_loss_surface(model, x, y, kind="surface", grid_size=10, ax=ax)
 
     mine = np.array([[0.5, 0.0], [1.0, 1.0], [model.coef_[0], model.intercept_]])
-    ax = plot_loss_surface(model, x, y, grid_size=8, path=mine).axes[0]
-    path = _line(ax, "gradient descent path (2 steps)")
+    ax = plot_loss_surface(model, x, y, grid_size=10, path=mine).axes[0]
+    path = _line(ax, "gradient descent path (2 steps")
     np.testing.assert_array_equal(path.get_xdata(), mine[:, 0])
+    elsewhere = plot_loss_surface(model, x, y, grid_size=10, path=mine[:2]).axes[0]
+    assert "ends away from the fitted point" in _line(elsewhere, "gradient descent path").get_label()
+    with pytest.raises(ValueError, match="grid_size must be from 10 to 1000"):
+        plot_loss_surface(model, x, y, grid_size=9)
 
 
 def test_loss_surface_parameter_names(reg, housing_std):
@@ -211,7 +217,7 @@ def test_loss_surface_parameter_names(reg, housing_std):
 
     names = [f"f{i}" for i in range(X.shape[1])]
     named = _fit(LinearRegression(), pd.DataFrame(X, columns=names), y)
-    ax = plot_loss_surface(named, pd.DataFrame(X, columns=names), y, ("f5", "f11"), grid_size=5, path=False).axes[0]
+    ax = plot_loss_surface(named, pd.DataFrame(X, columns=names), y, ("f5", "f11"), grid_size=10, path=False).axes[0]
     assert ax.get_xlabel() == "w5 (f5)" and ax.get_ylabel() == "w11 (f11)"
     fitted = _line(ax, "fitted parameters")
     assert (fitted.get_xdata()[0], fitted.get_ydata()[0]) == (named.coef_[5], named.coef_[11])
@@ -225,9 +231,74 @@ def test_loss_surface_parameter_names(reg, housing_std):
     multi = _fit(LinearRegression(), X, np.column_stack([y, -y]))
     with pytest.raises(ValueError, match=r"2 outputs.*'w0\[1\]'"):
         plot_loss_surface(multi, X, np.column_stack([y, -y]), ("w0", "b"))
-    ax = plot_loss_surface(multi, X, np.column_stack([y, -y]), "w0[1],b[1]", grid_size=5).axes[0]
+    ax = plot_loss_surface(multi, X, np.column_stack([y, -y]), "w0[1],b[1]", grid_size=10).axes[0]
     fitted = _line(ax, "fitted parameters")
     assert (fitted.get_xdata()[0], fitted.get_ydata()[0]) == (multi.coef_[1, 0], multi.intercept_[1])
+
+
+def test_loss_surface_path_ends_at_the_models_own_coefficients(one_feature, reg, housing_std):
+    """The path drawn is the model's to its end; the star is the model's θ, outside the legend; a slice says so."""
+    model, x, y = one_feature
+    fig = plot_loss_surface(model, x, y, grid_size=10)
+    ax = fig.axes[0]
+    px, py = _line(ax, "gradient descent path").get_data()
+    star = _line(ax, "fitted parameters")
+    assert (px[-1], py[-1]) == (star.get_xdata()[0], star.get_ydata()[0]) == (model.coef_[0], model.intercept_)
+    assert "exact loss surface" in ax.get_title() and "slice" not in ax.get_title()
+    # arrows on the first five steps, each from one recorded point to the next
+    arrows = [t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+    assert [(a.xy, a.xyann) for a in arrows] == [((px[i + 1], py[i + 1]), (px[i], py[i])) for i in range(5)]
+    fig.canvas.draw()  # the legend sits below the axes: it hides nothing, the star least of all
+    assert not ax.get_legend().get_window_extent().overlaps(ax.get_window_extent())
+
+    X, y = housing_std
+    ax = plot_loss_surface(reg, X, y, ("w5", "w11"), grid_size=10).axes[0]
+    px, py = _line(ax, "gradient descent path").get_data()
+    assert (px[-1], py[-1]) == (reg.coef_[5], reg.coef_[11])
+    assert "a slice of J: the other 11 parameters held at the fitted model's values" in ax.get_title()
+    assert "projected" in ax.get_title()
+
+
+def test_loss_surface_theta_and_points(one_feature):
+    model, x, y = one_feature
+    other = np.array([[1.5], [2.5]])
+    ax = plot_loss_surface(model, x, y, grid_size=10, path=False, theta=other, points={"saved model": model}).axes[0]
+    assert list(_line(ax, "fitted parameters").get_xydata()[0]) == [1.5, 2.5]
+    assert list(_line(ax, "saved model").get_xydata()[0]) == [model.coef_[0], model.intercept_]
+
+
+def test_divergence_overlay_leaves_the_picture_above_2_over_L(one_feature):
+    """Runs at 0.5, 0.95 and 1.1 × 2/L (L of the data, computed here): descend, zig-zag, fly off; they are gdlearn's."""
+    from gdlearn import DivergenceError
+
+    model, x, y = one_feature
+    A = np.column_stack([x, np.ones(len(x))])
+    L = np.linalg.eigvalsh(A.T @ A / len(x))[-1]
+    ax = plot_loss_surface(model, x, y, grid_size=10, learning_rates="auto").axes[0]
+    runs = [ln for ln in ax.get_lines() if str(ln.get_label()).startswith("α =")]
+    assert len(runs) == 3
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    for line, ratio in zip(runs, (0.5, 0.95, 1.1)):
+        assert f"α = {2 * ratio / L:.3g} = {ratio:.3g} × 2/L" in line.get_label()
+        px, py = line.get_data()
+        assert (px[0], py[0]) == (0.0, pytest.approx(y.mean(), rel=1e-12))  # from the path's start
+        inside = (x0 <= px) & (px <= x1) & (y0 <= py) & (py <= y1)
+        assert inside.all() == (ratio < 1), ratio  # above 2/L the run leaves the plotted region
+        assert ("flies off" in line.get_label()) == (ratio > 1)
+    assert "zig-zags" in runs[1].get_label() and "smoothly" in runs[0].get_label()
+    # each run is plain gradient descent as gdlearn's fit does it (one feature and b: the slice is all of J)
+    for line, ratio in zip(runs, (0.5, 0.95, 1.1)):
+        gd = LinearRegression(solver="gd", learning_rate=2 * ratio / L, precondition=False, record_path=True, tol=0)
+        n = len(line.get_xdata()) - 1
+        try:
+            path = _fit(gd.set_params(max_iter=n), x, y).path_
+        except DivergenceError as err:  # the error keeps the path of the run that flew off
+            path = err.path
+        k = min(len(path), n + 1)
+        np.testing.assert_allclose(np.column_stack(line.get_data())[:k], path[:k], rtol=1e-9)
+
+    with pytest.raises(ValueError, match="positive"):
+        plot_loss_surface(model, x, y, grid_size=10, learning_rates=[0.1, -1])
 
 
 # ----------------------------------------------------- learning-rate sweep
@@ -383,7 +454,7 @@ def test_save_training_plots(tmp_path, reg, housing_std, clf2):
 
 def test_save_surface_and_sweep(tmp_path, one_feature, sweep):
     model, x, y = one_feature
-    files = save_surface_plots(model, x, y, "w0,b", tmp_path, grid_size=6)
+    files = save_surface_plots(model, x, y, "w0,b", tmp_path, grid_size=10)
     assert [f.name for f in files] == ["loss_surface_w0_b_contour.png", "loss_surface_w0_b_3d.png"]
     path = save_sweep_plot(sweep, tmp_path)
     assert path == tmp_path / "learning_rate_sweep.png" and _is_png(path)
@@ -391,7 +462,7 @@ def test_save_surface_and_sweep(tmp_path, one_feature, sweep):
 
 
 # --------------------------------------------------------------- no matplotlib
-def test_missing_matplotlib_names_the_extra():
+def test_missing_matplotlib_names_the_extra(tmp_path):
     code = textwrap.dedent(
         """
         import sys
@@ -404,6 +475,7 @@ def test_missing_matplotlib_names_the_extra():
         X = rng.normal(size=(30, 2)); y = X @ [1.0, 2.0]
         model = LinearRegression().fit(X, y)
         assert len(learning_rate_sweep(LinearRegression(), X, y, max_iter=5).runs) == 7  # needs no matplotlib
+        assert gdlearn.explore(X, y, out="page.html").stat().st_size > 1000  # the explorer page neither
         try:
             plot_loss_curve(model)
         except ImportError as exc:
@@ -412,7 +484,23 @@ def test_missing_matplotlib_names_the_extra():
             raise SystemExit("no ImportError")
         """
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert 'pip install "gdlearn[plot]"' in proc.stdout
     assert "matplotlib is needed for plotting" in proc.stdout
+
+
+# ------------------------------------------------------------ the docs' pictures
+def test_every_docs_picture_is_made_by_the_code_above_it():
+    """docs/make_images.py makes each picture of the README and docs/ from the python block printed above it, and
+    docs/images holds exactly those pictures (no stale one that no code makes)."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("make_images", root / "docs" / "make_images.py")
+    make_images = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_images)
+    made = [name for path in make_images.DOCS for _, images in make_images.plan(path) for name in images]
+    assert sorted(set(made)) == sorted(p.name for p in (root / "docs" / "images").glob("*.png"))
+    assert "tour_divergence.png" in made and "loss_surface_divergence.png" in made

@@ -26,6 +26,7 @@ _EXPORTS = {
     "GradientCheckResult": "gradcheck",
     "save": "persistence",
     "load": "persistence",
+    "explore": "explorer",
 }
 
 __all__ = [
@@ -40,11 +41,13 @@ __all__ = [
     "GradientCheckResult",
     "save",
     "load",
+    "explore",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .estimators import LinearRegression, LogisticRegression
     from .exceptions import ConvergenceWarning, DivergenceError, FitInterrupted, PerfectSeparationWarning
+    from .explorer import explore
     from .gradcheck import GradientCheckResult, check_gradient
     from .persistence import load, save
 

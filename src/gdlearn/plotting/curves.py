@@ -16,15 +16,17 @@ __all__ = ["plot_loss_curve"]
 
 #: Loss values spanning more than this factor are drawn on a log scale (``log_scale="auto"``).
 _LOG_SPAN = 100.0
+#: With a validation curve (early stopping) the stall near the bottom is the point: a log scale from this factor on.
+_LOG_SPAN_VALIDATION = 3.0
 
 
-def _wants_log(values: np.ndarray, log_scale) -> bool:
+def _wants_log(values: np.ndarray, log_scale, span: float = _LOG_SPAN) -> bool:
     if log_scale != "auto":
         return bool(log_scale)
     v = values[np.isfinite(values)]
     if v.size == 0 or np.any(v <= 0):
         return False
-    return float(v.max() / v.min()) > _LOG_SPAN
+    return float(v.max() / v.min()) > span
 
 
 def plot_loss_curve(model, *, ax: Axes | None = None, log_scale: bool | str = "auto") -> Figure:
@@ -48,7 +50,9 @@ def plot_loss_curve(model, *, ax: Axes | None = None, log_scale: bool | str = "a
         Log y-axis for the loss.  ``"auto"``: when every plotted loss is
         positive and the largest is more than 100 times the smallest (the loss
         spans more than two decades, as when a fit starts far from the optimum
-        or diverges).  The curve always shows J itself, never J − min J, so the
+        or diverges), or, with a validation curve (early stopping), more than
+        3 times the smallest: a linear axis would squash the stall that
+        early stopping watches into the bottom of the plot.  The curve always shows J itself, never J − min J, so the
         plotted values are exactly ``history_["loss"]``.
 
     Returns
@@ -80,7 +84,8 @@ def plot_loss_curve(model, *, ax: Axes | None = None, log_scale: bool | str = "a
     best = getattr(est, "best_iteration_", None)
     if best is not None:
         ax.axvline(best, color="C2", ls="--", lw=1.2, label=f"best iteration {best} (parameters restored)")
-    if _wants_log(np.concatenate(shown), log_scale):
+    span = _LOG_SPAN_VALIDATION if "val_loss" in h else _LOG_SPAN
+    if _wants_log(np.concatenate(shown), log_scale, span):
         _log_yaxis(ax, np.concatenate(shown))
     epochs = getattr(est, "batch_size", None) is not None
     xlabel = "iteration (epoch)" if epochs else "iteration"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +100,9 @@ def save_surface_plots(
     path: bool | np.ndarray = True,
     grid_size: int = 60,
     span: float | Sequence[float] | None = None,
+    learning_rates: str | Sequence[float] | None = None,
+    theta: np.ndarray | None = None,
+    points: Mapping[str, object] | None = None,
 ) -> list[Path]:
     """Write the loss surface over two parameters as contour and 3-D PNGs.
 
@@ -116,7 +119,10 @@ def save_surface_plots(
     stem = "loss_surface_" + "_".join(_slug(p) for p in names)
     files = []
     for kind, suffix in (("contour", "contour"), ("surface", "3d")):
-        fig = plot_loss_surface(model, X, y, names, kind=kind, grid_size=grid_size, span=span, path=path)
+        fig = plot_loss_surface(
+            model, X, y, names, kind=kind, grid_size=grid_size, span=span, path=path,
+            learning_rates=learning_rates, theta=theta, points=points,
+        )  # fmt: skip
         files.append(_save(fig, out / f"{stem}_{suffix}.png"))
     return files
 
