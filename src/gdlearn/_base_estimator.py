@@ -24,8 +24,11 @@ from . import kernels, training
 from ._docstrings import COMMON_PARAMS_DOC
 from ._params import validate_params
 from ._validation import check_fit_data, check_predict_data
-from .data.source import ArraySource
+from .data.arrayapi import ArrayAPISource
+from .data.dask import is_dask
+from .data.source import ArraySource, BlockSource
 from .exceptions import ConvergenceWarning
+from .kernels.arrayapi import is_foreign, to_device
 from .losses import Loss
 from .objective import Objective, Problem, pack
 from .optim.factory import MINIBATCH_SOLVERS
@@ -160,8 +163,8 @@ class GradientDescentModel(BaseEstimator):
             )
         return theta.copy()
 
-    def _initial_theta(self, Y, loss, sample_weight, coef_init, intercept_init, n_features) -> np.ndarray:
-        k = Y.shape[1]
+    def _initial_theta(self, data, loss, coef_init, intercept_init) -> np.ndarray:
+        n_features, k = data.n_features, data.n_outputs
         if self.warm_start and hasattr(self, "_theta"):
             return self._continuing(self._theta, n_features, k, "warm_start=True")
         W = np.zeros((n_features, k))
@@ -181,9 +184,7 @@ class GradientDescentModel(BaseEstimator):
                 raise ValueError(f"intercept_init must be a finite number or {k} of them; got {intercept_init!r}.")
             b = np.broadcast_to(c.reshape(-1), (k,)).copy()
         else:
-            # start at the best constant model: b = link(weighted mean of y)
-            mean = Y.mean(axis=0) if sample_weight is None else (sample_weight @ Y) / np.sum(sample_weight)
-            b = loss.link(mean)
+            b = loss.link(data.target_mean())  # start at the best constant model: b = link(weighted mean of y)
         return pack(W, b)
 
     def _split_validation(self, X, y, Y, sample_weight, seed):
@@ -204,7 +205,9 @@ class GradientDescentModel(BaseEstimator):
         X_tr, X_va, y_tr, y_va, Y_tr, Y_va, sw_tr, sw_va = parts
         return (X_tr, y_tr, Y_tr, sw_tr), (X_va, y_va, Y_va, sw_va)
 
-    def get_objective(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Problem:
+    def get_objective(
+        self, X: ArrayLike | BlockSource, y: ArrayLike | None = None, sample_weight: ArrayLike | None = None
+    ) -> Problem:
         """The objective J(θ) this estimator minimises on (X, y), with its penalties.
 
         Useful to evaluate the loss surface, check the gradient, or compare
@@ -213,8 +216,10 @@ class GradientDescentModel(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        X : array-like of shape (n_samples, n_features), Dask collection, or a file source
+            With Dask data or a file source (which holds its own target), every
+            evaluation is a pass over the data where it lives.
+        y : array-like of shape (n_samples,), optional
         sample_weight : array-like of shape (n_samples,), optional
 
         Returns
@@ -226,6 +231,12 @@ class GradientDescentModel(BaseEstimator):
         est = clone(self)
         if hasattr(self, "classes_"):
             est.classes_ = self.classes_
+        if isinstance(X, BlockSource) or is_dask(X) or is_dask(y):  # a file source or Dask collections
+            est.set_params(validation_fraction=None, early_stopping=False, checkpoint=None)
+            data, loss = est._source_data(
+                X, y, sample_weight, reset=True, resume=False, first_call=not hasattr(est, "classes_")
+            )
+            return est._make_objective(loss, data.weight_sum).bind(data)
         X, y, sw = est._validate_X_y(X, y, sample_weight, reset=True)
         Y, loss = est._encode_targets(y, first_call=not hasattr(est, "classes_"))
         data = est._make_data(X, Y, sw)
@@ -240,7 +251,7 @@ class GradientDescentModel(BaseEstimator):
     @staticmethod
     def _make_data(X, Y, sample_weight) -> ArraySource:
         sw = None if sample_weight is None or np.all(sample_weight == 1.0) else sample_weight
-        return ArraySource(X, Y, sw)
+        return (ArrayAPISource if is_foreign(X) else ArraySource)(X, Y, sw)
 
     def _make_objective(self, loss, penalty_norm: float) -> Objective:
         return Objective(loss, fit_intercept=self.fit_intercept, l2=self.l2, l1=self.l1, penalty_norm=penalty_norm)
@@ -261,8 +272,8 @@ class GradientDescentModel(BaseEstimator):
     @_all_or_nothing
     def fit(
         self,
-        X: ArrayLike,
-        y: ArrayLike,
+        X: ArrayLike | BlockSource,
+        y: ArrayLike | None = None,
         sample_weight: ArrayLike | None = None,
         *,
         coef_init: ArrayLike | None = None,
@@ -274,8 +285,12 @@ class GradientDescentModel(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
+        X : array-like, sparse matrix, Dask array or data frame of shape (n_samples, n_features), or a file source
+            A :class:`gdlearn.data.ParquetSource` or :class:`gdlearn.data.CSVSource` streams files block by block
+            and holds its own target and weights (give no y or sample_weight); Dask collections stay on their
+            cluster, which computes the sums (``docs/scaling.md``).
         y : array-like of shape (n_samples,) (or (n_samples, n_targets) for regression)
+            Required, except with a file source.
         sample_weight : array-like of shape (n_samples,), optional
             sᵢ ≥ 0; J = (1/m) Σ sᵢ ℓᵢ with m = Σ sᵢ, so a weight of 2 is the
             same as repeating the sample.
@@ -294,18 +309,21 @@ class GradientDescentModel(BaseEstimator):
         self
         """
         validate_params(self)
-        X, y, sample_weight = self._validate_X_y(
-            X, y, sample_weight, reset=not (self.warm_start and hasattr(self, "_theta"))
-        )
-        Y, loss = self._encode_targets(y, first_call=True)
+        reset = not (self.warm_start and hasattr(self, "_theta"))
         cfg = self._config()
-        # resuming: the seed of the interrupted run, even if random_state=None
-        seed = training.resume_seed(cfg) if resume and cfg.checkpoint is not None else self._seed()
-        (X_tr, y_tr, Y_tr, sw_tr), val = self._split_validation(X, y, Y, sample_weight, seed)
-        data = self._make_data(X_tr, Y_tr, sw_tr)
+        if isinstance(X, BlockSource) or is_dask(X) or is_dask(y):
+            data, loss = self._source_data(X, y, sample_weight, reset=reset, resume=resume)
+            seed, val = self._seed(), None
+        else:
+            X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=reset)
+            Y, loss = self._encode_targets(y, first_call=True)
+            # resuming: the seed of the interrupted run, even if random_state=None
+            seed = training.resume_seed(cfg) if resume and cfg.checkpoint is not None else self._seed()
+            (X_tr, y_tr, Y_tr, sw_tr), val = self._split_validation(X, y, Y, sample_weight, seed)
+            data = self._make_data(X_tr, Y_tr, sw_tr)
         objective = self._make_objective(loss, data.weight_sum)
         session = training.start_session(data, objective, cfg, seed)
-        theta0 = self._initial_theta(Y_tr, loss, data.sample_weight, coef_init, intercept_init, X.shape[1])
+        theta0 = self._initial_theta(data, loss, coef_init, intercept_init)
         validation = None
         if val is not None:
             X_va, y_va, Y_va, sw_va = val
@@ -327,15 +345,70 @@ class GradientDescentModel(BaseEstimator):
             validation,
             callback,
             resume=resume,
-            diagnose=lambda result: self._diagnose(result, X_tr, Y_tr),
+            diagnose=lambda result: self._diagnose(result, data),
         )
         self._session = session
         self._partial = False
         self._store(result, session)
+        self._place_coef(X)
         return self
 
-    def _diagnose(self, result, X, Y):
-        """A warning explaining an unusual outcome of ``result``, or None (see LogisticRegression)."""
+    def _source_data(self, X, y, sample_weight, *, reset: bool, resume: bool, first_call: bool = True):
+        """The training source and the loss for data that stays where it is: Dask collections or a file source.
+
+        The targets are found in one pass (a classifier's labels; a regressor's shape) and encoded block by
+        block on the way to the kernel.  Validation sets (``validation_fraction``, ``early_stopping``) and
+        checkpoints are for in-memory data in this version.
+        """
+        name = type(self).__name__
+        for setting, value in (
+            ("validation_fraction", self.validation_fraction),
+            ("early_stopping", self.early_stopping or None),
+            ("checkpoint", self.checkpoint),
+            ("resume", resume or None),
+        ):
+            if value is not None:
+                raise ValueError(
+                    f"{name}: {setting}={value!r} is for in-memory data; a Dask or streamed fit does not support it "
+                    f"yet. Leave {setting} unset (hold out a test set yourself, e.g. a separate file)."
+                )
+        if isinstance(X, BlockSource):
+            if y is not None or sample_weight is not None:
+                raise ValueError(
+                    f"{name}: a data source ({type(X).__name__}) holds its own target and weights; "
+                    "call fit(source) without y and sample_weight."
+                )
+            table = X
+        else:
+            from .data.dask import DaskTable
+
+            table = DaskTable(X, y, sample_weight, estimator=name, classifier=self._is_classifier)
+        if reset:
+            self.n_features_in_ = table.n_features
+            if getattr(self, "feature_names_in_", None) is not None:
+                del self.feature_names_in_
+            if table.feature_names is not None:
+                self.feature_names_in_ = np.asarray(table.feature_names, dtype=object)
+        elif table.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {table.n_features} features, but {name} is expecting {self.n_features_in_} features as input."
+            )
+        if self._is_classifier and not first_call:  # the model's labels (e.g. evaluating a fitted model)
+            loss = self._loss()
+        elif self._is_classifier:
+            _, loss = self._encode_targets(table.target_classes(), first_call=True)
+        else:
+            shape = (0,) if table.target_ndim == 1 else (0, table.target_width)
+            _, loss = self._encode_targets(np.zeros(shape), first_call=True)
+        k = table.target_width if not self._is_classifier else (1 if len(self.classes_) == 2 else len(self.classes_))
+        return table.with_targets(self._target_encoder(), k), loss
+
+    def _target_encoder(self):
+        """A module-level function (picklable, for a cluster's workers) from a block of y to its Y."""
+        raise NotImplementedError
+
+    def _diagnose(self, result, data):
+        """A warning explaining an unusual outcome of ``result`` on the data source ``data``, or None."""
         return None
 
     def _run(self, session, objective, data, cfg, theta0, max_iter, validation, callback, resume=False, diagnose=None):
@@ -404,11 +477,21 @@ class GradientDescentModel(BaseEstimator):
     def _set_coef(self, W, b) -> None:
         raise NotImplementedError
 
+    def _place_coef(self, X) -> None:
+        """``coef_`` and ``intercept_`` in X's library, device and dtype when X is of another array library.
+
+        scikit-learn's array API convention (``docs/array-api.md``); θ, the history and a saved model stay NumPy.
+        """
+        if is_foreign(X):
+            self.coef_ = to_device(self.coef_, X)
+            if not isinstance(self.intercept_, float):
+                self.intercept_ = to_device(self.intercept_, X)
+
     @_all_or_nothing
     def partial_fit(
         self,
-        X: ArrayLike,
-        y: ArrayLike,
+        X: ArrayLike | BlockSource,
+        y: ArrayLike | None = None,
         classes: ArrayLike | None = None,
         sample_weight: ArrayLike | None = None,
     ) -> Self:
@@ -422,8 +505,10 @@ class GradientDescentModel(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
+        X : array-like of shape (n_samples, n_features), Dask collection, or a file source
+            A file source (no y) or Dask data: one epoch over its blocks, in a
+            seeded shuffled order, one block in memory at a time.
+        y : array-like of shape (n_samples,), optional
         classes : array-like, optional
             All the class labels (classifier; required on the first call).
         sample_weight : array-like of shape (n_samples,), optional
@@ -440,7 +525,9 @@ class GradientDescentModel(BaseEstimator):
                 "partial_fit: classes must be given on the first call (all the labels the model will see), "
                 "e.g. partial_fit(X, y, classes=np.unique(y_all))."
             )
-        X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=first and not fitted)
+        external = isinstance(X, BlockSource) or is_dask(X) or is_dask(y)
+        if not external:
+            X, y, sample_weight = self._validate_X_y(X, y, sample_weight, reset=first and not fitted)
         if self._is_classifier and classes is not None:
             given = np.asarray(classes)
             if fitted and not np.array_equal(np.unique(given), self.classes_):
@@ -450,29 +537,34 @@ class GradientDescentModel(BaseEstimator):
                 )
             if first and not fitted:
                 self._set_classes(given)
-        Y, loss = self._encode_targets(y, first_call=False)
+        if external:  # a file source or Dask collections: one epoch over their blocks
+            reset = first and not fitted
+            data, loss = self._source_data(X, y, sample_weight, reset=reset, resume=False, first_call=False)
+        else:
+            Y, loss = self._encode_targets(y, first_call=False)
+            data = self._make_data(X, Y, sample_weight)
         if self.solver != "auto" and self.solver not in MINIBATCH_SOLVERS:
             raise ValueError(
                 f"partial_fit needs a solver that steps on mini-batches; solver={self.solver!r} works on "
                 f"full batches only. Use one of {', '.join(repr(s) for s in MINIBATCH_SOLVERS)}."
             )
         cfg = self._config()
-        batch = cfg.batch_size if cfg.batch_size is not None else X.shape[0]
+        batch = cfg.batch_size if cfg.batch_size is not None else data.n_samples
         cfg.batch_size = batch
         if cfg.solver == "auto":
             cfg.solver = "gd"
-        data = self._make_data(X, Y, sample_weight)
+        n_features, k = data.n_features, data.n_outputs
         if first:
             objective = self._make_objective(loss, data.weight_sum)
             session = training.start_session(data, objective, cfg, self._seed(), stochastic=True)
             if fitted:  # continue from the coefficients of an earlier fit
-                theta0 = self._continuing(self._theta, X.shape[1], Y.shape[1], "partial_fit")
+                theta0 = self._continuing(self._theta, n_features, k, "partial_fit")
             else:
-                theta0 = self._initial_theta(Y, loss, data.sample_weight, None, None, X.shape[1])
+                theta0 = self._initial_theta(data, loss, None, None)
         else:
             session = self._session
             objective = self._make_objective(loss, data.weight_sum)
-            theta0 = self._continuing(self._theta, X.shape[1], Y.shape[1], "partial_fit")
+            theta0 = self._continuing(self._theta, n_features, k, "partial_fit")
             training.adapt_step(session, objective, data, cfg)
             if session.state is not None:
                 session.state.stopped = None  # each call is one more epoch, whatever stopped the last
@@ -480,9 +572,17 @@ class GradientDescentModel(BaseEstimator):
         self._session = session
         self._partial = True
         self._store(result, session)
+        self._place_coef(X)
         return self
 
     # ------------------------------------------------------------ predict
+    def _map_dask(self, method, X, n_columns, dtype):
+        """``method`` over the row chunks of Dask X: a lazy Dask array (:func:`gdlearn.data.dask.map_rows`)."""
+        from .data.dask import map_rows
+
+        check_is_fitted(self, "_theta")
+        return map_rows(self, method, X, n_columns, dtype)
+
     def _decision(self, X) -> np.ndarray:
         check_is_fitted(self, "_theta")
         return scores(self._theta, check_predict_data(self, X))

@@ -19,6 +19,8 @@ __all__ = [
     "add_data_options",
     "add_quiet",
     "model_columns",
+    "is_parquet",
+    "open_source",
 ]
 
 TASKS = ("regression", "classification")
@@ -123,11 +125,18 @@ def load_data(data: str, *, target=None, task=None, features=None, drop=None, qu
         from .data import read_csv
 
         if not os.path.exists(data) and not data.lower().endswith(".csv"):
-            raise CLIError(f"unknown data {data!r}: give 'housing', 'breast-cancer' or the path of a CSV file.")
-        if target is None:
-            _check_default_target(data)
-        table = read_csv(data, target, features=features, drop=drop)
-        X, y, names, target_name = table.X, table.y, table.feature_names, table.target_name
+            raise CLIError(
+                f"unknown data {data!r}: give 'housing', 'breast-cancer' or the path of a CSV or Parquet file."
+            )
+        if is_parquet(data):  # read whole (small files; larger ones stream: gdlearn._cli_stream)
+            source = open_source(data, target, features=features, drop=drop)
+            X, y, _ = source.to_arrays()
+            names, target_name = source.feature_names, source.target
+        else:
+            if target is None:
+                _check_default_target(data)
+            table = read_csv(data, target, features=features, drop=drop)
+            X, y, names, target_name = table.X, table.y, table.feature_names, table.target_name
         distinct = np.unique(y.astype(str))
         if distinct.size < 2:
             raise CLIError(
@@ -155,6 +164,43 @@ def load_data(data: str, *, target=None, task=None, features=None, drop=None, qu
             f"--task regression needs a numeric target, but {data!r} has text labels. Use --task classification."
         )
     return Data(X, y, names, task, target_name, target is None and data not in BUILTIN)
+
+
+def is_parquet(path: str) -> bool:
+    """A Parquet file, or a folder holding Parquet files."""
+    if os.path.isdir(path):
+        return any(f.lower().endswith((".parquet", ".pq")) for f in os.listdir(path))
+    return path.lower().endswith((".parquet", ".pq"))
+
+
+def open_source(path: str, target=None, *, features=None, drop=None, note=None):
+    """A :class:`~gdlearn.data.ParquetSource` or :class:`~gdlearn.data.CSVSource` of a file or folder.
+
+    The default target is the last column (said through ``note``), refused as for CSV files when another
+    column is named like a target.
+    """
+    from .data import CSVSource, ParquetSource
+
+    Source = ParquetSource if is_parquet(path) else CSVSource
+    if target is None:
+        columns = _column_names(path, Source)
+        likely = [c for c in columns[:-1] if c.lower() in TARGET_NAMES]
+        if likely:
+            raise CLIError(
+                f"{path}: which column is the target? By default it is the last one ({columns[-1]!r}), but "
+                f"{likely[0]!r} looks like a target. Say which: --target {likely[0]} (or --target {columns[-1]})."
+            )
+        target = columns[-1]
+        if note is not None:
+            note(f"target: the last column, {target!r}; choose another with --target NAME.")
+    return Source(path, target=target, features=features, drop=drop)
+
+
+def _column_names(path: str, Source) -> list[str]:
+    """The column names of the first file of a source (to choose the default target before opening it)."""
+    from .data.files import source_files
+
+    return [str(c) for c in Source.__new__(Source)._schema(source_files(path, Source._suffixes)[0]).names]
 
 
 def _check_default_target(path: str) -> None:

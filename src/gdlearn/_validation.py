@@ -10,7 +10,9 @@ cannot be represented) are added.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_array, validate_data
+
+from .kernels.arrayapi import host, is_foreign, namespace
 
 __all__ = ["check_fit_data", "check_predict_data"]
 
@@ -42,6 +44,8 @@ def check_fit_data(estimator, X, y, sample_weight, *, reset: bool, classifier: b
             f"{type(estimator).__name__} requires y to be passed, but the target y is None. "
             "Give the target values: fit(X, y)."
         )
+    if is_foreign(y):  # a tensor of labels or targets: to the host once (m numbers)
+        y = host(y)
     if hasattr(y, "toarray"):
         raise ValueError(
             f"{type(estimator).__name__}: y is a sparse matrix; give the target as a dense 1-D array, "
@@ -55,7 +59,16 @@ def check_fit_data(estimator, X, y, sample_weight, *, reset: bool, classifier: b
                 f"{type(estimator).__name__}: y holds non-numeric values ({exc}); a regression target must be "
                 "numbers. For class labels use LogisticRegression."
             ) from None
-    if not _plain_arrays(estimator, X, y, reset=reset, classifier=classifier):
+    if is_foreign(X):  # PyTorch, CuPy, …: X stays where it lives; y and the weights come to the host once
+        X = _check_foreign(estimator, X, reset=reset)
+        y = check_array(y, ensure_2d=False, dtype=None if classifier else np.float64, ensure_all_finite=True)
+        if y.shape[0] != X.shape[0] or y.ndim > (1 if classifier else 2):
+            raise ValueError(
+                f"{type(estimator).__name__}: y has shape {y.shape}, X has {X.shape[0]} rows; give one target "
+                f"per row ({'a 1-D array of labels' if classifier else '1-D, or 2-D for several targets'})."
+            )
+        sample_weight = None if sample_weight is None else host(sample_weight)
+    elif not _plain_arrays(estimator, X, y, reset=reset, classifier=classifier):
         try:
             X, y = validate_data(
                 estimator,
@@ -78,7 +91,8 @@ def check_fit_data(estimator, X, y, sample_weight, *, reset: bool, classifier: b
         _check_target_range(estimator, y)
     if sample_weight is None:
         return X, y, np.ones(X.shape[0])
-    sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    rows = np.empty((X.shape[0], 0))  # (only its length is needed; X may live on another device)
+    sample_weight = _check_sample_weight(sample_weight, rows, dtype=np.float64, ensure_non_negative=True)
     if not np.any(sample_weight > 0):
         raise ValueError("sample_weight: all weights are zero; give at least one sample a positive weight.")
     total = float(np.sum(sample_weight))
@@ -138,7 +152,46 @@ def _check_target_range(estimator, y) -> None:
 
 def check_predict_data(estimator, X):
     """Validate data at predict time against what the model was fitted on."""
+    if is_foreign(X):
+        return _check_foreign(estimator, X, reset=False)
     try:
         return validate_data(estimator, X, reset=False, accept_sparse="csr", dtype=(np.float64, np.float32))
     except ValueError as exc:
         raise _rewrite(exc, "X", estimator) from None
+
+
+def _check_foreign(estimator, X, *, reset: bool):
+    """X of another array library (PyTorch, CuPy, …), checked where it lives: 2-D, float32/64, finite, its width.
+
+    Settings that need rows of X on the host (a validation split, checkpoints) are refused here.
+    """
+    name = type(estimator).__name__
+    xp = namespace(X)
+    if X.ndim != 2:
+        raise ValueError(f"{name}: X must be 2-D, of shape (n_samples, n_features); got shape {tuple(X.shape)}.")
+    if X.dtype not in (xp.float32, xp.float64):
+        raise ValueError(
+            f"{name}: X has dtype {X.dtype}; gdlearn reads float32 or float64. Convert it first "
+            "(e.g. X.to(torch.float32) for a tensor, or xp.astype(X, xp.float32))."
+        )
+    if not bool(xp.all(xp.isfinite(X))):
+        raise ValueError(f"{name}: X contains NaN or infinity; remove or impute those values before fitting.")
+    p = int(X.shape[1])
+    if reset:
+        for setting in ("validation_fraction", "checkpoint"):
+            if getattr(estimator, setting) is not None:
+                raise ValueError(
+                    f"{name}: {setting} is for NumPy data in this version, not X of {type(X).__module__}. "
+                    f"Leave {setting} unset, or fit on NumPy arrays (docs/array-api.md)."
+                )
+        if estimator.early_stopping:
+            raise ValueError(
+                f"{name}: early_stopping holds out rows of X, for NumPy data in this version. "
+                "Set early_stopping=False, or fit on NumPy arrays (docs/array-api.md)."
+            )
+        estimator.n_features_in_ = p
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif p != estimator.n_features_in_:
+        raise ValueError(f"X has {p} features, but {name} is expecting {estimator.n_features_in_} features as input.")
+    return X

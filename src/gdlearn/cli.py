@@ -23,6 +23,7 @@ import math
 import os
 import shlex
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -58,8 +59,8 @@ def _make_model(args, task: str):
 
 
 # ------------------------------------------------------------------- train
-def _progress(quiet: bool, max_iter: int):
-    """A rich progress bar on stderr showing iteration, loss and gradient norm."""
+def _progress(quiet: bool, max_iter: int, rows: int | None = None, passes=None):
+    """A rich progress bar on stderr: iteration, loss, gradient norm (streaming: ``passes()`` over ``rows`` rows)."""
     if quiet:
         return None, None
     from rich.console import Console
@@ -71,14 +72,22 @@ def _progress(quiet: bool, max_iter: int):
         MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]}"),
         TextColumn("‖∇J‖ {task.fields[grad]}"),
+        *([TextColumn("{task.fields[speed]}")] if rows else []),
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=False,
     )
-    task_id = progress.add_task("fit", total=max_iter, loss="-", grad="-")
+    task_id = progress.add_task("fit", total=max_iter, loss="-", grad="-", speed="")
+    start = time.perf_counter()
 
     def callback(info):
-        progress.update(task_id, completed=info.iteration, loss=f"{info.loss:.6g}", grad=f"{info.grad_norm:.2e}")
+        speed = ""
+        if rows:  # the passes over the data so far (one per iteration or epoch if not counted by the source)
+            done = passes() if passes is not None else info.iteration
+            speed = f"passes {done}, {rows * done / (time.perf_counter() - start):,.0f} rows/s"
+        progress.update(
+            task_id, completed=info.iteration, loss=f"{info.loss:.6g}", grad=f"{info.grad_norm:.2e}", speed=speed
+        )
 
     return progress, callback
 
@@ -143,8 +152,11 @@ def _print_table(title, rows):
 def _cmd_train(args) -> int:
     from sklearn.model_selection import train_test_split
 
+    from ._cli_stream import train_streamed, wants_streaming
     from .exceptions import ConvergenceWarning
 
+    if wants_streaming(args):  # a file larger than --stream-above, --stream or --dask: the data stays on disk
+        return train_streamed(args)
     if args.plot:  # fail before training, not after, when the plotting extra is missing
         need_matplotlib()
     data = load_data(
@@ -226,6 +238,15 @@ def _cmd_train(args) -> int:
     if args.out and not args.quiet:
         print(f"model saved to {args.out}")
     return 0
+
+
+def _size(text: str) -> int:
+    from ._cli_stream import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -343,6 +364,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=100, metavar="N", help="iterations between checkpoints")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint")
     t.add_argument("--standardize", action="store_true", help="descend on standardised features, as sweep does")
+    t.add_argument(
+        "--stream", action="store_true", help="read DATA (CSV or Parquet) in blocks instead of loading it (big files)"
+    )
+    t.add_argument(
+        "--stream-above",
+        type=_size,
+        default="1G",
+        metavar="SIZE",
+        help="stream files larger than this without --stream (default 1G)",
+    )
+    t.add_argument(
+        "--dask", metavar="ADDRESS", help="train on a Dask cluster: 'local' starts one here, or tcp://host:8786"
+    )
     add_quiet(t)
     t.set_defaults(func=_cmd_train)
 

@@ -17,6 +17,8 @@ ending in ``_``.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -27,7 +29,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from ._base_estimator import GradientDescentModel, scores
 from ._docstrings import COMMON_ATTRS_DOC, COMMON_PARAMS_DOC
 from ._norms import vector_norm
+from .data.dask import is_dask
 from .exceptions import PerfectSeparationWarning
+from .kernels import arrayapi
 from .losses import BinaryLogLoss, HalfSquaredError, MultinomialLogLoss, sigmoid, softmax
 
 __all__ = ["LinearRegression", "LogisticRegression"]
@@ -71,8 +75,10 @@ class LinearRegression(RegressorMixin, GradientDescentModel):
     def _encode_targets(self, y, *, first_call):
         y = np.asarray(y, dtype=float)
         self._y_ndim = y.ndim if first_call or not hasattr(self, "_y_ndim") else self._y_ndim
-        Y = y.reshape(-1, 1) if y.ndim == 1 else y
-        return Y, HalfSquaredError()
+        return encode_values(y), HalfSquaredError()
+
+    def _target_encoder(self):
+        return encode_values
 
     def _score_theta(self, theta, X, y, sample_weight):
         pred = scores(theta, X)
@@ -96,7 +102,10 @@ class LinearRegression(RegressorMixin, GradientDescentModel):
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_targets)
+            A Dask array for Dask input (computed chunk by chunk where X lives).
         """
+        if is_dask(X):
+            return self._map_dask(self.predict, X, None if self._y_ndim == 1 else len(self.intercept_), float)
         z = self._decision(X)
         return z[:, 0] if self._y_ndim == 1 else z
 
@@ -165,34 +174,25 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
         check_classification_targets(y)
         if first_call:
             self._set_classes(np.unique(y))
-        else:
-            unseen = np.setdiff1d(np.unique(y), self.classes_)
-            if unseen.size:
-                raise ValueError(
-                    f"y contains labels not in classes_={list(self.classes_)}: {list(unseen)}. "
-                    "Pass every label in classes= on the first partial_fit call."
-                )
-        return self._one_hot(np.searchsorted(self.classes_, y))
+            return self._one_hot(np.searchsorted(self.classes_, y))
+        return encode_labels(y, self.classes_), self._loss()
+
+    def _loss(self):
+        return BinaryLogLoss() if len(self.classes_) == 2 else MultinomialLogLoss()
 
     def _one_hot(self, idx):
         """Targets for the loss from class indices: 0/1 for two classes, one-hot rows for more."""
-        K = len(self.classes_)
-        if K == 2:
-            return idx.astype(float).reshape(-1, 1), BinaryLogLoss()
-        Y = np.zeros((len(idx), K))
-        Y[np.arange(len(idx)), idx] = 1.0
-        return Y, MultinomialLogLoss()
+        return one_hot(idx, len(self.classes_)), self._loss()
 
-    def _diagnose(self, result, X, Y):
-        """PerfectSeparationWarning when the unpenalised classes are separated by the fitted θ."""
+    def _target_encoder(self):
+        return functools.partial(encode_labels, classes=self.classes_)
+
+    def _diagnose(self, result, data):
+        """PerfectSeparationWarning when the unpenalised classes are separated by the fitted θ (one pass)."""
         if self.l2 > 0 or self.l1 > 0:
             return None
         theta = result.theta
-        z = scores(theta, X)  # b is 0 without an intercept
-        if Y.shape[1] == 1:
-            separated = bool(np.all((2 * Y[:, 0] - 1) * z[:, 0] > 0))
-        else:
-            separated = bool(np.all(np.argmax(z, axis=1) == np.argmax(Y, axis=1)))
+        separated = bool(data.reduce(_separated, theta, combine=np.logical_and))
         if not separated:
             return None
         norm = vector_norm(theta[:-1])
@@ -210,6 +210,8 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
 
     def _labels(self, z):
         """The most probable class for scores z: z > 0 for two classes, else the largest score."""
+        if arrayapi.is_foreign(z):
+            return arrayapi.labels(z, self.classes_)
         if z.shape[1] == 1:
             return self.classes_[(z[:, 0] > 0).astype(int)]
         return self.classes_[np.argmax(z, axis=1)]
@@ -228,8 +230,11 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
         Returns
         -------
         ndarray of shape (n_samples,) for two classes (the score of
-        ``classes_[1]``), else (n_samples, n_classes).
+        ``classes_[1]``), else (n_samples, n_classes); a Dask array for Dask input.
         """
+        if is_dask(X):
+            k = len(self.classes_)
+            return self._map_dask(self.decision_function, X, None if k == 2 else k, float)
         z = self._decision(X)
         return z[:, 0] if z.shape[1] == 1 else z
 
@@ -242,9 +247,13 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes); rows sum to 1.
+        ndarray of shape (n_samples, n_classes); rows sum to 1.  A Dask array for Dask input.
         """
+        if is_dask(X):
+            return self._map_dask(self.predict_proba, X, len(self.classes_), float)
         z = self._decision(X)
+        if arrayapi.is_foreign(z):
+            return arrayapi.probabilities(z)
         if z.shape[1] == 1:
             p = sigmoid(z[:, 0])
             return np.column_stack([sigmoid(-z[:, 0]), p])
@@ -259,11 +268,16 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
+        ndarray of shape (n_samples, n_classes); a Dask array for Dask input.
         """
         from scipy.special import log_expit, log_softmax
 
+        if is_dask(X):
+            return self._map_dask(self.predict_log_proba, X, len(self.classes_), float)
+
         z = self._decision(X)
+        if arrayapi.is_foreign(z):
+            return arrayapi.probabilities(z, log=True)
         if z.shape[1] == 1:
             return np.column_stack([log_expit(-z[:, 0]), log_expit(z[:, 0])])
         return log_softmax(z, axis=1)
@@ -278,9 +292,52 @@ class LogisticRegression(ClassifierMixin, GradientDescentModel):
         Returns
         -------
         ndarray of shape (n_samples,)
-            Labels from ``classes_``.
+            Labels from ``classes_``; a Dask array for Dask input.
         """
+        if is_dask(X):
+            return self._map_dask(self.predict, X, None, self.classes_.dtype)
         return self._labels(self._decision(X))
+
+
+def encode_values(y) -> np.ndarray:
+    """Regression targets for the loss: float64 of shape (n_samples, n_targets)."""
+    y = np.asarray(y, dtype=float)
+    return y.reshape(-1, 1) if y.ndim == 1 else y
+
+
+def one_hot(idx, n_classes: int) -> np.ndarray:
+    """Targets for the loss from class indices: 0/1 of shape (n, 1) for two classes, one-hot rows for more."""
+    if n_classes == 2:
+        return idx.astype(float).reshape(-1, 1)
+    Y = np.zeros((len(idx), n_classes))
+    Y[np.arange(len(idx)), idx] = 1.0
+    return Y
+
+
+def encode_labels(y, classes) -> np.ndarray:
+    """Class labels ``y`` as targets for the loss (:func:`one_hot` of their positions in the sorted ``classes``).
+
+    Raises ValueError for labels not in ``classes``.
+    """
+    y = np.asarray(y)
+    idx = np.searchsorted(classes, y)
+    found = classes[np.minimum(idx, len(classes) - 1)] == y
+    if not np.all(found):
+        unseen = np.unique(y[~found])
+        raise ValueError(
+            f"y contains labels not in classes_={list(classes)}: {list(unseen)}. "
+            "Pass every label in classes= on the first partial_fit call."
+        )
+    return one_hot(idx, len(classes))
+
+
+def _separated(X, Y, sw, theta):
+    """Whether the scores XW + b put every row of a block on its own class's side (or argmax)."""
+    z = scores(theta, X)  # b is 0 without an intercept
+    z = arrayapi.to_numpy(z) if arrayapi.is_foreign(z) else z  # (once per fit, m × k numbers)
+    if Y.shape[1] == 1:
+        return bool(np.all((2 * Y[:, 0] - 1) * z[:, 0] > 0))
+    return bool(np.all(np.argmax(z, axis=1) == np.argmax(Y, axis=1)))
 
 
 def _continuous_message(y) -> str:

@@ -127,7 +127,8 @@ def minimize(
         The stopping rules (:func:`gdlearn.stopping.rules`), checked in order.
     batch_size : int or None
         None: full batch.
-    shuffle, seed : mini-batch order (see :func:`batch_indices`).
+    shuffle, seed : mini-batch order (see :func:`batch_indices`; a source of blocks walks its blocks in a
+        shuffled order, :meth:`gdlearn.data.source.BlockSource.minibatches`).
     validation : tuple (objective, score_fn) or None
         ``score_fn(theta) -> (val_score, train_score)``.
     callback : callable, optional
@@ -160,7 +161,7 @@ def minimize(
     try:
         while state.iteration < end:
             if minibatch:
-                for idx in batch_indices(n, batch_size, state.iteration, seed, shuffle):
+                for idx in _minibatches(objective, n, batch_size, state.iteration, seed, shuffle):
                     bv, bg = objective.batch_value_and_grad(state.theta, idx)
                     if len(idx) < batch_size:  # a last, shorter batch counts its share: rows weigh alike in an epoch
                         bv, bg = bv * len(idx) / batch_size, bg * (len(idx) / batch_size)
@@ -203,6 +204,14 @@ def minimize(
         theta, best_iteration = early["best_theta"].copy(), early["best_iteration"]
     converged = stop_reason not in ("max_iter", "stopped by callback")
     return FitResult(theta, state.iteration, converged, stop_reason, state.history, state.path, state, best_iteration)
+
+
+def _minibatches(objective, n: int, batch_size: int, epoch: int, seed: int, shuffle: bool) -> list:
+    """One epoch's mini-batches: the data source's own (blocks of a file or a cluster), else index arrays."""
+    data = getattr(objective, "data", None)
+    if data is not None and hasattr(data, "minibatches"):
+        return data.minibatches(batch_size, epoch, seed, shuffle)
+    return batch_indices(n, batch_size, epoch, seed, shuffle)
 
 
 def _measure(state, objective, optimizer, value, grad, validation, record_path) -> Epoch:

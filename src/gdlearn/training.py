@@ -250,8 +250,7 @@ def _row_lipschitz(session: Session, objective: Objective, data) -> float:
     if coords is not None and coords.frozen.any():
         inv = np.where(coords.frozen, 0.0, inv)
     sq = data.max_row_norm(shift, inv)
-    sw = getattr(data, "sample_weight", None)
-    top_weight = 1.0 if sw is None else float(np.max(sw))
+    top_weight = data.max_weight
     mean_weight = data.weight_sum / data.n_samples
     if objective.fit_intercept:
         sq += top_weight

@@ -22,8 +22,10 @@ Sources
     Gram matrix of [X, y], J, ∇J and the curvature follow in O(n_features²)
     without reading X again.
 
-Streaming files and Dask arrays are further :class:`BlockSource` subclasses:
-they only have to yield their blocks (see ``docs/architecture.md``).
+Streaming files (:mod:`gdlearn.data.files`) and Dask arrays
+(:mod:`gdlearn.data.dask`) are further :class:`BlockSource` subclasses: a file
+yields its record batches; a Dask source adds the blocks' parts on the cluster
+(:meth:`BlockSource.reduce`).
 """
 
 from __future__ import annotations
@@ -31,9 +33,69 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
+from .batches import batch_indices
 from .stats import Statistics, compute_statistics
 
-__all__ = ["BlockSource", "ArraySource", "GramSource"]
+__all__ = ["BlockSource", "BlockRows", "ArraySource", "GramSource", "add_parts", "max_parts"]
+
+
+def add_parts(a, b):
+    """The sum of two partial results of a block function: numbers, arrays, or tuples of them (None stays None)."""
+    if isinstance(a, tuple):
+        return tuple(x if x is None else x + y for x, y in zip(a, b))
+    return a + b
+
+
+def max_parts(a, b):
+    """The elementwise maximum of two partial results (numbers, arrays, or tuples of them)."""
+    if isinstance(a, tuple):
+        return tuple(np.maximum(x, y) for x, y in zip(a, b))
+    return np.maximum(a, b)
+
+
+# Block functions: what one block (X, Y, s) contributes.  Module-level (not closures), so that a cluster's
+# workers can run them on their own chunks (gdlearn.data.dask).
+def _loss_part(X, Y, sw, loss, W, b, need_grad, hessian):
+    return tuple(kernels.loss_sums(X, Y, sw, W, b, loss, need_grad=need_grad, hessian=hessian))
+
+
+def _curvature_part(X, Y, sw, W, b):
+    return tuple(kernels.loss_sums(X, None, sw, W, b, None)[1:])
+
+
+def _hessian_part(X, Y, sw, loss, W, b, shift, inv):
+    return kernels.hessian_sums(X, sw, W, b, loss, shift, inv)
+
+
+def _max_abs_part(X, Y, sw):
+    with np.errstate(over="ignore", invalid="ignore"):  # only the maxima are kept, not the sums
+        x_big = kernels.column_moments(X, sw, np.ones(X.shape[1]))[0]
+    return x_big, np.abs(Y).max(axis=0, initial=0.0)
+
+
+def _row_norm_part(X, Y, sw, shift, inv):
+    return kernels.max_row_norm(X, sw, shift, inv)
+
+
+def _target_part(X, Y, sw):
+    return Y.sum(axis=0) if sw is None else sw @ Y
+
+
+def _max_weight_part(X, Y, sw):
+    return 1.0 if sw is None else float(np.max(sw, initial=0.0))
+
+
+class BlockRows:
+    """A mini-batch of a block source: ``rows`` of its block number ``block`` (``len`` is the batch size)."""
+
+    __slots__ = ("block", "rows")
+
+    def __init__(self, block: int, rows: np.ndarray) -> None:
+        self.block = block
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 class BlockSource:
@@ -41,6 +103,10 @@ class BlockSource:
 
     Subclasses set ``n_samples``, ``n_features``, ``n_outputs``,
     ``weight_sum`` (m = Σ sᵢ) and ``sparse``, and define :meth:`blocks`.
+    Every sum is :meth:`reduce` of a block function; a source that can add its
+    blocks' parts another way (on a cluster: :class:`gdlearn.data.dask.DaskSource`)
+    overrides :meth:`reduce` only.  Sources that can read one block on demand
+    (``n_blocks``, :meth:`block`) support mini-batches (:meth:`minibatches`).
     """
 
     n_samples: int
@@ -48,34 +114,52 @@ class BlockSource:
     n_outputs: int
     weight_sum: float
     sparse: bool = False
+    n_blocks: int = 0
 
     def blocks(self):
         """Iterate over row blocks (X, Y, sample_weight or None)."""
+        return (self.block(i) for i in range(self.n_blocks))
+
+    def block(self, i: int):
+        """Block number ``i`` as (X, Y, sample_weight or None), for mini-batches."""
         raise NotImplementedError
 
-    def loss_sums(self, loss, W, b, *, need_grad: bool = True, hessian=None):
-        """(Σ sᵢℓᵢ, Xᵀr of shape (p, k), Σr of shape (k,)), added over the blocks.
+    def reduce(self, func, *args, combine=add_parts):
+        """``combine`` over the blocks of ``func(X, Y, sw, *args)``: one pass.
 
-        ``hessian=(shift, inv)``: also the Hessian sums (:meth:`hessian_sums`), as a fourth item.
+        Parameters
+        ----------
+        func : callable
+            A module-level function of a block and ``args`` that returns a number, an
+            array or a tuple of them (small: of the size of the parameters).
+        combine : callable, default=add_parts
+            Associative and commutative (:func:`add_parts`, :func:`max_parts`).
         """
         total = None
         for X, Y, sw in self.blocks():
-            part = kernels.loss_sums(X, Y, sw, W, b, loss, need_grad=need_grad, hessian=hessian)
-            total = list(part) if total is None else [a if a is None else a + c for a, c in zip(total, part)]
-        return tuple(total)
+            part = func(X, Y, sw, *args)
+            total = part if total is None else combine(total, part)
+        return total
+
+    def loss_sums(self, loss, W, b, *, rows=None, need_grad: bool = True, hessian=None):
+        """(Σ sᵢℓᵢ, Xᵀr of shape (p, k), Σr of shape (k,)), added over the blocks.
+
+        ``hessian=(shift, inv)``: also the Hessian sums (:meth:`hessian_sums`), as a fourth item.
+        ``rows``: a mini-batch from :meth:`minibatches` instead of all rows.
+        """
+        W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if rows is not None:
+            X, Y, sw = self._cached_block(rows.block)
+            return kernels.loss_sums(X, Y, sw, W, b, loss, rows=rows.rows, need_grad=need_grad, hessian=hessian)
+        return self.reduce(_loss_part, loss, W, b, need_grad, hessian)
 
     def curvature_sums(self, W, b):
         """(Xᵀ(s ⊙ z), Σ s ⊙ z) with z = XW + b."""
-        gW, gb = None, None
-        for X, _, sw in self.blocks():
-            _, w, c = kernels.loss_sums(X, None, sw, W, b, None)
-            gW = w if gW is None else gW + w
-            gb = c if gb is None else gb + c
-        return gW, gb
+        return self.reduce(_curvature_part, np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64))
 
     def hessian_sums(self, loss, W, b, shift, inv):
         """Σ sᵢ ∂²ℓᵢ/∂z² ⊗ aᵢaᵢᵀ, aᵢ = [(xᵢ − shift)·inv, 1]: shape (k, k, p + 1, p + 1)."""
-        return sum(kernels.hessian_sums(X, sw, W, b, loss, shift, inv) for X, _, sw in self.blocks())
+        return self.reduce(_hessian_part, loss, W, b, shift, inv)
 
     def statistics(self, *, center: bool, gram: bool, targets: bool = False) -> Statistics:
         """Column statistics (and optionally the Gram matrix) in one or two passes."""
@@ -83,17 +167,50 @@ class BlockSource:
 
     def max_abs(self) -> tuple[np.ndarray, np.ndarray]:
         """(max |xᵢⱼ| of each column, max |yᵢₖ| of each output): one pass."""
-        x_big, y_big = np.zeros(self.n_features), np.zeros(self.n_outputs)
-        ones = np.ones(self.n_features)
-        for X, Y, sw in self.blocks():
-            with np.errstate(over="ignore", invalid="ignore"):  # only the maxima are kept, not the sums
-                np.maximum(x_big, kernels.column_moments(X, sw, ones)[0], out=x_big)
-            np.maximum(y_big, np.abs(Y).max(axis=0, initial=0.0), out=y_big)
-        return x_big, y_big
+        return self.reduce(_max_abs_part, combine=max_parts)
 
     def max_row_norm(self, shift, inv) -> float:
         """max over rows of sᵢ‖(xᵢ − shift)·inv‖²."""
-        return max(kernels.max_row_norm(X, sw, shift, inv) for X, _, sw in self.blocks())
+        return float(self.reduce(_row_norm_part, shift, inv, combine=max_parts))
+
+    def target_mean(self) -> np.ndarray:
+        """The weighted mean of the encoded targets, shape (n_outputs,): Σ sᵢyᵢ / m."""
+        return self.reduce(_target_part) / self.weight_sum
+
+    @property
+    def max_weight(self) -> float:
+        """The largest sample weight (1 without weights)."""
+        if getattr(self, "_max_weight", None) is None:
+            self._max_weight = float(self.reduce(_max_weight_part, combine=max_parts))
+        return self._max_weight
+
+    def minibatches(self, batch_size: int, epoch: int, seed: int, shuffle: bool = True) -> list:
+        """The mini-batches of one epoch: blocks in a shuffled order, each block's rows shuffled and cut.
+
+        The order depends only on (seed, epoch), as :func:`gdlearn.data.batches.batch_indices`'s.
+        A block's last batch may be shorter (the solver weighs it by its share).  Only one block is
+        held in memory at a time: consecutive batches come from the same block.
+        """
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(self.n_blocks) if shuffle else range(self.n_blocks)
+        out = []
+        for i in order:
+            n = self.block_rows[i]
+            rows = rng.permutation(n) if shuffle else np.arange(n)
+            out.extend(BlockRows(int(i), rows[s : s + batch_size]) for s in range(0, n, batch_size))
+        return out
+
+    @property
+    def block_rows(self) -> list:
+        """The number of rows of each block (for :meth:`minibatches`)."""
+        raise NotImplementedError
+
+    def _cached_block(self, i: int):
+        """Block ``i``, read once while consecutive mini-batches use it."""
+        cached = getattr(self, "_last_block", None)
+        if cached is None or cached[0] != i:
+            self._last_block = cached = (i, self.block(i))
+        return cached[1]
 
 
 class ArraySource(BlockSource):
@@ -123,14 +240,31 @@ class ArraySource(BlockSource):
         self.weight_sum = float(self.n_samples if sample_weight is None else np.sum(sample_weight))
         self.sparse = hasattr(X, "tocsr")
 
+    n_blocks = 1
+
     def blocks(self):
         yield self.X, self.Y, self.sample_weight
 
+    def block(self, i: int):
+        return self.X, self.Y, self.sample_weight
+
     def loss_sums(self, loss, W, b, *, rows=None, need_grad: bool = True, hessian=None):
-        """As :meth:`BlockSource.loss_sums`, for all rows or the mini-batch ``rows``."""
+        """As :meth:`BlockSource.loss_sums`, for all rows or the mini-batch ``rows`` (an index array)."""
         return kernels.loss_sums(
             self.X, self.Y, self.sample_weight, W, b, loss, rows=rows, need_grad=need_grad, hessian=hessian
         )
+
+    def minibatches(self, batch_size: int, epoch: int, seed: int, shuffle: bool = True) -> list:
+        """Index arrays of the mini-batches of one epoch (:func:`~gdlearn.data.batches.batch_indices`)."""
+        return batch_indices(self.n_samples, batch_size, epoch, seed, shuffle)
+
+    def target_mean(self) -> np.ndarray:
+        Y, sw = self.Y, self.sample_weight
+        return Y.mean(axis=0) if sw is None else (sw @ Y) / np.sum(sw)
+
+    @property
+    def max_weight(self) -> float:
+        return 1.0 if self.sample_weight is None else float(np.max(self.sample_weight))
 
 
 class GramSource(BlockSource):

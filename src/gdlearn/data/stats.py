@@ -122,8 +122,33 @@ class Statistics:
         return tau if np.isfinite(tau) and tau > 0 else 1.0
 
 
+def _moments_part(X, Y, sw):
+    """Pass 1 of one block: (max |x| per column, Σ s x, Σ s y, max |y| per output)."""
+    big, total = kernels.column_moments(X, sw, np.ones(X.shape[1]))
+    y_sum = Y.sum(axis=0) if sw is None else sw @ Y
+    return big, total, y_sum, np.abs(Y).max(axis=0, initial=0.0)
+
+
+def _combine_moments(a, b):
+    return np.maximum(a[0], b[0]), a[1] + b[1], a[2] + b[2], np.maximum(a[3], b[3])
+
+
+def _scaled_sum_part(X, Y, sw, inv):
+    return kernels.column_moments(X, sw, inv)[1]
+
+
+def _second_part(X, Y, sw, gram, targets, shift, inv, y_shift, y_inv):
+    """Pass 2 of one block: (the Gram matrix or the column variances, Σ s((y − ȳ)/β_y)²)."""
+    if gram:
+        second = kernels.gram(X, Y if targets else None, sw, shift, inv, y_shift, y_inv)
+    else:
+        second = kernels.column_variance(X, sw, shift, inv)
+    d = (Y - y_shift) * y_inv  # the targets are small (rows × n_outputs): plain NumPy
+    return second, (d * d).sum(axis=0) if sw is None else sw @ (d * d)
+
+
 def compute_statistics(source, *, center: bool, gram: bool, targets: bool) -> Statistics:
-    """Statistics of ``source`` (anything with ``blocks()``, ``n_samples``, ``weight_sum``).
+    """Statistics of ``source`` (a :class:`~gdlearn.data.source.BlockSource`): two passes (:meth:`reduce`).
 
     Parameters
     ----------
@@ -136,41 +161,24 @@ def compute_statistics(source, *, center: bool, gram: bool, targets: bool) -> St
         Include the target columns in the Gram matrix (for the squared loss).
     """
     m = source.weight_sum
-    p, k = source.n_features, source.n_outputs
-    big, total = np.zeros(p), np.zeros(p)
-    y_sum, y_big = np.zeros(k), np.zeros(k)
-    ones = np.ones(p)
-    for X, Y, sw in source.blocks():
-        b, t = kernels.column_moments(X, sw, ones)
-        np.maximum(big, b, out=big)
-        total += t
-        y_sum += Y.sum(axis=0) if sw is None else sw @ Y
-        np.maximum(y_big, np.abs(Y).max(axis=0, initial=0.0), out=y_big)
+    big, total, y_sum, y_big = source.reduce(_moments_part, combine=_combine_moments)
     scale = power_of_two(big)
     with np.errstate(over="ignore", invalid="ignore"):
         mean = total / m
     if not np.all(np.isfinite(mean)):  # the sums overflowed (|x| near 1e300): sum again in units of β
-        total = sum(kernels.column_moments(X, sw, 1.0 / scale)[1] for X, _, sw in source.blocks())
-        mean = total / m * scale
+        mean = source.reduce(_scaled_sum_part, 1.0 / scale) / m * scale
     y_mean = y_sum / m
     shift = mean if center else np.zeros_like(mean)
     y_shift = y_mean if center else np.zeros_like(y_mean)
     y_scale = power_of_two(y_big)
+    second, y_second = source.reduce(_second_part, gram, targets, shift, 1.0 / scale, y_shift, 1.0 / y_scale)
     G = None
     if gram:
-        k = len(y_mean) if targets else 0
-        G = np.zeros((p + k, p + k))
-        for X, Y, sw in source.blocks():
-            G += kernels.gram(X, Y if targets else None, sw, shift, 1.0 / scale, y_shift, 1.0 / y_scale)
-        G /= m
-        second = np.diag(G)[:p].copy()
+        G = second / m
+        second = np.diag(G)[: source.n_features].copy()
     else:
-        second = sum(kernels.column_variance(X, sw, shift, 1.0 / scale) for X, _, sw in source.blocks()) / m
-    y_second = np.zeros_like(y_mean)
-    for _, Y, sw in source.blocks():  # the targets are small (n_samples × n_outputs): plain NumPy
-        d = (Y - y_shift) / y_scale
-        y_second += (d * d).sum(axis=0) if sw is None else sw @ (d * d)
-    y_second /= m
+        second = second / m
+    y_second = y_second / m
     return Statistics(
         n_samples=source.n_samples,
         weight_sum=m,

@@ -150,8 +150,9 @@ def loss_sums(X, Y, sw, W, b, loss, *, rows=None, need_grad: bool = True, hessia
     W = np.asarray(W, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     if arrayapi.is_foreign(X):
-        out = arrayapi.loss_sums(X, _on(Y, X), _on(sw, X), W, b, loss.kernel_id, rows=rows, need_grad=need_grad)
-        return out if hessian is None else (*out, arrayapi.hessian_sums(X, _on(sw, X), W, b, loss.kernel_id, *hessian))
+        kind = getattr(loss, "kernel_id", None)  # (no loss: the curvature pass)
+        out = arrayapi.loss_sums(X, _on(Y, X), _on(sw, X), W, b, kind, rows=rows, need_grad=need_grad)
+        return out if hessian is None else (*out, arrayapi.hessian_sums(X, _on(sw, X), W, b, kind, *hessian))
     if hessian is None and use_compiled(X, loss, batches=rows is not None):
         from .compiled import CURVATURE
 

@@ -5,8 +5,11 @@ here reads them with the operations of their own namespace
 (``array_api_compat.array_namespace``) and returns what the rest of gdlearn
 needs as small float64 NumPy arrays: the parameters (p × k numbers) go to the
 device, and the sums (p × k numbers and a scalar) come back, once per pass.
-Sums are formed in X's own dtype (float32 X is read as float32, as a GPU
-reads it fastest) and returned in float64.
+The loss sums of every iteration are formed in X's own dtype (float32 X is
+read as float32, as a GPU reads it fastest); the one-off passes (statistics,
+Gram matrix, Hessian, row norms) in float64 block by block, where the device
+has float64, since the squared loss's J is read off the Gram matrix with
+cancellation.  Everything is returned in float64.
 
 The three built-in losses are written out here by their ``kernel_id``, as in
 the compiled kernel: the residual is r = s ⊙ (h(z) − y) for all of them, the
@@ -35,6 +38,8 @@ __all__ = [
     "is_foreign",
     "namespace",
     "to_numpy",
+    "host",
+    "to_device",
     "loss_sums",
     "hessian_sums",
     "column_moments",
@@ -46,11 +51,21 @@ __all__ = [
 
 #: The row blocks of the passes that make a centred copy of X (statistics, the Gram matrix).
 BLOCK_BYTES = 64 << 20
+#: Row blocks of the loss sums (None: all rows at once, two products over the whole of X).
+LOSS_BLOCK_BYTES: int | None = None
 
 
 def is_foreign(X) -> bool:
-    """True for an array that is neither a NumPy array nor a SciPy sparse matrix (nor a Dask array)."""
-    return not (isinstance(X, np.ndarray) or hasattr(X, "tocsr") or type(X).__module__.startswith("dask"))
+    """True for an array of another array API library (PyTorch, CuPy, JAX, array_api_strict, …).
+
+    Not for NumPy arrays, SciPy sparse matrices, Dask collections, pandas objects or lists, which keep their paths.
+    """
+    if isinstance(X, np.ndarray) or hasattr(X, "tocsr"):
+        return False
+    module = type(X).__module__
+    if module.startswith(("dask", "pandas", "polars")):
+        return False
+    return hasattr(X, "__array_namespace__") or module.startswith(("torch", "cupy", "jax"))
 
 
 def namespace(*arrays):
@@ -76,10 +91,29 @@ def to_numpy(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
+def host(a) -> np.ndarray:
+    """A NumPy copy of an array of any library, in its own dtype (targets, labels, weights: m numbers, once)."""
+    if isinstance(a, np.ndarray) or not hasattr(a, "shape"):
+        return np.asarray(a)
+    if type(a).__module__.startswith("cupy"):
+        return a.get()
+    if hasattr(a, "detach"):
+        return a.detach().cpu().numpy()
+    return np.from_dlpack(a)
+
+
 def to_device(a, like):
     """NumPy (or any) array ``a`` as an array of ``like``'s namespace, dtype and device."""
     xp = namespace(like)
     return xp.asarray(np.asarray(a, dtype=np.float64), dtype=like.dtype, device=_device(like))
+
+
+def _f64(xp, block):
+    """``block`` in float64 on its device (the one-off passes), or as it is where the device has no float64."""
+    try:
+        return xp.astype(block, xp.float64)
+    except (TypeError, RuntimeError, ValueError):  # e.g. Apple's MPS
+        return block
 
 
 def _blocks(X) -> list[slice]:
@@ -126,20 +160,39 @@ def loss_sums(X, Y, sw, W, b, kind, *, rows=None, need_grad: bool = True):
         The loss's ``kernel_id``.
     rows : integer array, optional
         A mini-batch of X's rows.
+
+    Notes
+    -----
+    X is read twice, by XW and by Xᵀr; with :data:`LOSS_BLOCK_BYTES` set, both
+    products run block by block, so that each block is read from memory once
+    and again from the cache (``benchmarks/gpu.py`` measures both).
     """
     xp = namespace(X)
     X, Y, sw = (_take(xp, a, rows) for a in (X, Y, sw))
-    z = X @ to_device(W, X) + to_device(b, X)
-    if Y is None:
-        total, r = 0.0, z
-    else:
-        ell, r = _residual(xp, kind, Y, z)
-        total = float(to_numpy(xp.sum(ell if sw is None else ell * sw)))
+    Wd, bd = to_device(W, X), to_device(b, X)
+    m, p = X.shape
+    itemsize = 8 if X.dtype == xp.float64 else 4
+    step = max(m, 1) if LOSS_BLOCK_BYTES is None else max(1, LOSS_BLOCK_BYTES // (itemsize * max(1, p)))
+    total, gW, gb = 0.0, 0.0, 0.0
+    for start in range(0, max(m, 1), step):
+        blk = slice(start, min(start + step, m))
+        Xb = X[blk, :]
+        z = Xb @ Wd + bd
+        swb = None if sw is None else sw[blk]
+        if Y is None:
+            r = z
+        else:
+            ell, r = _residual(xp, kind, Y[blk, :], z)
+            total += xp.sum(ell if swb is None else ell * swb)
+        if need_grad:
+            if swb is not None:
+                r = r * swb[:, None]
+            gW = gW + Xb.T @ r
+            gb = gb + xp.sum(r, axis=0)
+    total = float(to_numpy(total)) if Y is not None else 0.0
     if not need_grad:
         return total, None, None
-    if sw is not None:
-        r = r * sw[:, None]
-    return total, to_numpy(X.T @ r), to_numpy(xp.sum(r, axis=0))
+    return total, to_numpy(gW), to_numpy(gb)
 
 
 def hessian_sums(X, sw, W, b, kind, shift, inv):
@@ -147,10 +200,10 @@ def hessian_sums(X, sw, W, b, kind, shift, inv):
     xp = namespace(X)
     p, k = np.shape(W)
     H = np.zeros((k, k, p + 1, p + 1))
-    Wd, bd, sh, iv = (to_device(a, X) for a in (W, b, shift, inv))
     for blk in _blocks(X):
-        Xb = X[blk, :]
-        A = xp.concat([(Xb - sh) * iv, xp.ones((Xb.shape[0], 1), dtype=X.dtype, device=_device(X))], axis=1)
+        Xb = _f64(xp, X[blk, :])
+        Wd, bd, sh, iv = (to_device(a, Xb) for a in (W, b, shift, inv))
+        A = xp.concat([(Xb - sh) * iv, xp.ones((Xb.shape[0], 1), dtype=Xb.dtype, device=_device(Xb))], axis=1)
         z = Xb @ Wd + bd
         if kind == 0:
             C = [[xp.ones_like(z[:, 0]) if o == q else None for q in range(k)] for o in range(k)]
@@ -167,7 +220,7 @@ def hessian_sums(X, sw, W, b, kind, shift, inv):
             for q in range(k):
                 if C[o][q] is None:
                     continue
-                w = C[o][q] if sw is None else C[o][q] * sw[blk]
+                w = C[o][q] if sw is None else C[o][q] * _f64(xp, sw[blk])
                 H[o, q] += to_numpy(A.T @ (A * w[:, None]))
     return H
 
@@ -177,13 +230,12 @@ def column_moments(X, sw, inv):
     xp = namespace(X)
     p = X.shape[1]
     big, total = np.zeros(p), np.zeros(p)
-    iv = to_device(inv, X)
     for blk in _blocks(X):
-        Xb = X[blk, :]
+        Xb = _f64(xp, X[blk, :])
         if Xb.shape[0]:
             np.maximum(big, to_numpy(xp.max(xp.abs(Xb), axis=0)), out=big)
-        Xb = Xb * iv
-        total += to_numpy(xp.sum(Xb, axis=0) if sw is None else sw[blk] @ Xb)
+        Xb = Xb * to_device(inv, Xb)
+        total += to_numpy(xp.sum(Xb, axis=0) if sw is None else _f64(xp, sw[blk]) @ Xb)
     return big, total
 
 
@@ -191,11 +243,11 @@ def column_variance(X, sw, shift, inv):
     """Σ sᵢ((xᵢⱼ − shiftⱼ)·invⱼ)² of each column, float64 NumPy of shape (p,)."""
     xp = namespace(X)
     out = np.zeros(X.shape[1])
-    sh, iv = to_device(shift, X), to_device(inv, X)
     for blk in _blocks(X):
-        d = (X[blk, :] - sh) * iv
+        Xb = _f64(xp, X[blk, :])
+        d = (Xb - to_device(shift, Xb)) * to_device(inv, Xb)
         d = d * d
-        out += to_numpy(xp.sum(d, axis=0) if sw is None else sw[blk] @ d)
+        out += to_numpy(xp.sum(d, axis=0) if sw is None else _f64(xp, sw[blk]) @ d)
     return out
 
 
@@ -204,12 +256,14 @@ def gram(X, Y, sw, shift, inv, y_shift, y_inv):
     xp = namespace(X)
     k = 0 if Y is None else Y.shape[1]
     G = np.zeros((X.shape[1] + k,) * 2)
-    sh, iv = to_device(shift, X), to_device(inv, X)
-    ysh, yiv = (to_device(a, X) for a in (y_shift, y_inv)) if k else (None, None)
     for blk in _blocks(X):
-        parts = [(X[blk, :] - sh) * iv] + ([(Y[blk, :] - ysh) * yiv] if k else [])
+        Xb = _f64(xp, X[blk, :])
+        parts = [(Xb - to_device(shift, Xb)) * to_device(inv, Xb)]
+        if k:
+            Yb = _f64(xp, Y[blk, :])
+            parts.append((Yb - to_device(y_shift, Xb)) * to_device(y_inv, Xb))
         A = xp.concat(parts, axis=1) if k else parts[0]
-        G += to_numpy(A.T @ (A if sw is None else A * sw[blk][:, None]))
+        G += to_numpy(A.T @ (A if sw is None else A * _f64(xp, sw[blk])[:, None]))
     return G
 
 
@@ -217,12 +271,12 @@ def max_row_norm(X, sw, shift, inv) -> float:
     """max over rows of sᵢ‖(xᵢ − shift)·inv‖²."""
     xp = namespace(X)
     top = 0.0
-    sh, iv = to_device(shift, X), to_device(inv, X)
     for blk in _blocks(X):
-        d = (X[blk, :] - sh) * iv
+        Xb = _f64(xp, X[blk, :])
+        d = (Xb - to_device(shift, Xb)) * to_device(inv, Xb)
         q = xp.sum(d * d, axis=1)
         if sw is not None:
-            q = q * sw[blk]
+            q = q * _f64(xp, sw[blk])
         if q.shape[0]:
             top = max(top, float(to_numpy(xp.max(q))))
     return top
@@ -231,3 +285,28 @@ def max_row_norm(X, sw, shift, inv) -> float:
 def scores(X, W, b):
     """z = XW + b of shape (m, k), in X's namespace, dtype and device."""
     return X @ to_device(W, X) + to_device(b, X)
+
+
+def probabilities(z, *, log: bool = False):
+    """Class probabilities from scores z of shape (m, k) in z's namespace: [1 − σ, σ] for k = 1, softmax otherwise.
+
+    With ``log=True`` their logarithms, computed from z without taking log(0).
+    """
+    xp = namespace(z)
+    if z.shape[1] == 1:
+        z = xp.concat([-z, z], axis=1)  # P = [σ(−z), σ(z)]
+        zero = xp.zeros_like(z)
+        log_p = -(xp.where(z > 0, zero, -z) + xp.log1p(xp.exp(-xp.abs(z))))  # log σ(t) = −log(1 + e^(−t))
+    else:
+        s = z - xp.max(z, axis=1, keepdims=True)
+        log_p = s - xp.log(xp.sum(xp.exp(s), axis=1, keepdims=True))
+    return log_p if log else xp.exp(log_p)
+
+
+def labels(z, classes: np.ndarray):
+    """The most probable class of each row of z, in z's namespace when the labels are numbers (else NumPy)."""
+    xp = namespace(z)
+    index = xp.astype(z[:, 0] > 0, xp.int64) if z.shape[1] == 1 else xp.argmax(z, axis=1)
+    if classes.dtype.kind not in "biuf":  # a device holds no strings: the labels come back to the host
+        return classes[host(index)]
+    return xp.take(xp.asarray(classes, device=_device(z)), index, axis=0)

@@ -1,0 +1,223 @@
+"""Streaming Parquet and CSV files: the streamed fit equals the in-memory fit; problems name file, rows and column.
+
+Real files on disk: Parquet written in several row groups (and read in smaller record batches), CSV read in blocks
+of lines, folders of both.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+pd = pytest.importorskip("pandas")
+
+from gdlearn import LinearRegression, LogisticRegression  # noqa: E402
+from gdlearn.data import CSVSource, ParquetSource  # noqa: E402
+
+M, P = 900, 4
+FEATURES = [f"x{j}" for j in range(P)]
+
+
+def frame(seed=0, rows=M):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, P)) * [1.0, 4.0, 0.5, 2.0] + [0.0, 3.0, -1.0, 0.0]
+    return pd.DataFrame(X, columns=FEATURES).assign(
+        y=X @ rng.normal(size=P) + 2.0 + rng.normal(size=rows),
+        w=rng.uniform(0.2, 3.0, size=rows),
+        label=np.array(["ant", "bee", "cow"])[np.argmax(X[:, :3] + 2 * rng.gumbel(size=(rows, 3)), axis=1)],
+        yes=(X[:, 0] + rng.logistic(size=rows) > 0).astype(np.int64),
+    )
+
+
+def write_parquet(df, path, row_group_size=250):
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=row_group_size)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stream")
+    df = frame()
+    write_parquet(df, d / "data.parquet")  # 4 row groups: 250, 250, 250, 150 rows
+    df.to_csv(d / "data.csv", index=False)
+    folder = d / "parts"
+    folder.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(M), 3)):
+        write_parquet(df.iloc[part], folder / f"part-{i}.parquet", row_group_size=100)
+    return df, d
+
+
+def in_memory(model, df, target):
+    return model.fit(df[FEATURES].to_numpy(), df[target].to_numpy(), sample_weight=df["w"].to_numpy())
+
+
+CASES = [
+    (LinearRegression, "y", {}),
+    (LogisticRegression, "yes", {}),
+    (LogisticRegression, "label", {}),
+    (LogisticRegression, "label", {"solver": "lbfgs", "l2": 1.0, "precondition": "diagonal"}),
+]
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv", "folder"])
+@pytest.mark.parametrize("cls, target, params", CASES)
+def test_streamed_fit_equals_in_memory_fit(files, kind, cls, target, params):
+    df, d = files
+    path = {"parquet": d / "data.parquet", "csv": d / "data.csv", "folder": d / "parts"}[kind]
+    Source = CSVSource if kind == "csv" else ParquetSource
+    source = Source(path, target=target, features=["x*"], weight="w", batch_rows=128)
+    want = in_memory(cls(tol=1e-10, **params), df, target)
+    got = cls(tol=1e-10, **params).fit(source)
+    np.testing.assert_allclose(got.coef_, want.coef_, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(got.intercept_, want.intercept_, rtol=0, atol=1e-8)
+    assert got.n_iter_ == want.n_iter_ and list(got.feature_names_in_) == FEATURES
+    if cls is LogisticRegression:
+        np.testing.assert_array_equal(got.classes_, want.classes_)
+    if target == "y":  # and against the weighted least squares
+        X, y, w = df[FEATURES].to_numpy(), df["y"].to_numpy(), np.sqrt(df["w"].to_numpy())
+        coef, *_ = np.linalg.lstsq(np.c_[X, np.ones(M)] * w[:, None], y * w, rcond=None)
+        np.testing.assert_allclose(np.r_[got.coef_, got.intercept_], coef, rtol=1e-7)
+
+
+def test_blocks_are_bounded_by_batch_rows_and_cover_every_row(files):
+    df, d = files
+    for source in (
+        ParquetSource(d / "data.parquet", target="y", drop=["label", "w", "yes"], batch_rows=100),
+        CSVSource(d / "data.csv", target="y", drop=["label", "w", "yes"], batch_rows=100),
+    ):
+        sizes = [len(X) for X, _, _ in source.blocks()]
+        assert max(sizes) <= 100 and sum(sizes) == M == source.n_samples
+        X = np.vstack([X for X, _, _ in source.blocks()])
+        np.testing.assert_array_equal(X, df[FEATURES].to_numpy())
+
+
+def test_minibatch_epochs_walk_blocks_in_a_seeded_shuffled_order(files):
+    df, d = files
+    source = ParquetSource(d / "parts", target="y", features=FEATURES, batch_rows=64)
+    epochs = [source.minibatches(32, epoch, seed=3) for epoch in (0, 1)]
+    assert [(b.block, list(b.rows)) for b in source.minibatches(32, 0, seed=3)] == [
+        (b.block, list(b.rows)) for b in epochs[0]
+    ]
+    orders = [[b.block for b in e] for e in epochs]
+    assert orders[0] != orders[1]  # another order each epoch
+    for e in epochs:  # every row of every block exactly once; a block's batches together
+        seen = {}
+        for b in e:
+            seen.setdefault(b.block, []).extend(b.rows)
+        assert all(sorted(rows) == list(range(source.block_rows[i])) for i, rows in seen.items())
+        assert len(seen) == source.n_blocks == 9
+        changes = sum(1 for a, b in zip(e, e[1:]) if a.block != b.block)
+        assert changes == source.n_blocks - 1
+    exact = in_memory(LinearRegression(tol=1e-10), df.assign(w=1.0), "y")
+    fits = [LinearRegression(solver="gd", batch_size=32, max_iter=40, random_state=1).fit(source) for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
+    np.testing.assert_allclose(fits[0].coef_, exact.coef_, atol=0.05)
+
+
+def test_a_missing_value_names_file_row_and_column(tmp_path):
+    df = frame(1)
+    df.loc[613, "x2"] = np.nan
+    path = write_parquet(df, tmp_path / "holes.parquet")
+    said = r"holes\.parquet, row 614 \(block of rows 513–640\): missing value in column 'x2'"
+    with pytest.raises(ValueError, match=said):
+        LinearRegression().fit(ParquetSource(path, target="y", features=FEATURES, batch_rows=128))
+    df = frame(1)
+    df["y"] = df["y"].astype(object)
+    df.loc[700, "y"] = None
+    path = write_parquet(df.astype({"y": float}), tmp_path / "target.parquet")
+    with pytest.raises(ValueError, match=r"target\.parquet, row 701 .*missing target value in column 'y'"):
+        LinearRegression().fit(ParquetSource(path, target="y", features=FEATURES))
+
+
+def test_a_text_cell_in_the_middle_of_a_csv_names_the_lines_and_column(tmp_path):
+    df = frame(2)
+    df["x1"] = df["x1"].astype(object)
+    df.loc[555, "x1"] = "oops"
+    df.to_csv(tmp_path / "text.csv", index=False)
+    with pytest.raises(ValueError, match=r"text\.csv, lines 514–641: column 'x1' holds a value that is not a number"):
+        LinearRegression().fit(CSVSource(tmp_path / "text.csv", target="y", features=FEATURES, batch_rows=128))
+    df = frame(2)
+    df.loc[300, "x3"] = np.nan  # an empty cell
+    df.to_csv(tmp_path / "empty.csv", index=False)
+    with pytest.raises(ValueError, match=r"empty\.csv, line 302 .*missing value in column 'x3'"):
+        LinearRegression().fit(CSVSource(tmp_path / "empty.csv", target="y", features=FEATURES, batch_rows=128))
+
+
+def test_a_schema_changing_file_in_a_folder_is_named(tmp_path):
+    df = frame(3)
+    write_parquet(df.iloc[:300], tmp_path / "a.parquet")
+    write_parquet(df.iloc[300:600].astype({"x2": str}), tmp_path / "b.parquet")
+    write_parquet(df.iloc[600:], tmp_path / "c.parquet")
+    with pytest.raises(ValueError, match=r"b\.parquet: column 'x2' holds (large_)?string, not numbers.*a\.parquet"):
+        ParquetSource(tmp_path, target="y", features=FEATURES)
+    write_parquet(df.iloc[300:600].drop(columns="y"), tmp_path / "b.parquet")
+    with pytest.raises(ValueError, match=r"b\.parquet: no target column 'y'"):
+        ParquetSource(tmp_path, target="y", features=FEATURES)
+
+
+def test_a_corrupt_file_in_a_folder_is_named(tmp_path):
+    df = frame(4)
+    write_parquet(df.iloc[:300], tmp_path / "a.parquet")
+    write_parquet(df.iloc[300:600], tmp_path / "b.parquet")
+    write_parquet(df.iloc[600:], tmp_path / "c.parquet")
+    data = (tmp_path / "b.parquet").read_bytes()
+    (tmp_path / "b.parquet").write_bytes(data[: len(data) // 2])  # truncated: no footer
+    with pytest.raises(ValueError, match=r"b\.parquet: not a readable Parquet file"):
+        ParquetSource(tmp_path, target="y", features=FEATURES)
+    # damaged pages (the footer intact): found while reading, with the file and its rows
+    write_parquet(df.iloc[300:600], tmp_path / "b.parquet", row_group_size=300)
+    meta = pq.ParquetFile(tmp_path / "b.parquet").metadata.row_group(0).column(1)
+    raw = bytearray((tmp_path / "b.parquet").read_bytes())
+    start = meta.data_page_offset
+    raw[start : start + meta.total_compressed_size] = b"\xff" * meta.total_compressed_size
+    (tmp_path / "b.parquet").write_bytes(bytes(raw))
+    source = ParquetSource(tmp_path, target="y", features=FEATURES)
+    with pytest.raises(ValueError, match=r"b\.parquet.*(cannot read|rows 1–300)"):
+        LinearRegression().fit(source)
+
+
+def test_fit_with_a_source_takes_no_y_and_bad_settings_are_named(files):
+    df, d = files
+    source = ParquetSource(d / "data.parquet", target="y", features=FEATURES)
+    with pytest.raises(ValueError, match="without y and sample_weight"):
+        LinearRegression().fit(source, df["y"].to_numpy())
+    with pytest.raises(ValueError, match="early_stopping"):
+        LinearRegression(early_stopping=True).fit(source)
+    with pytest.raises(ValueError, match="no target column 'price'"):
+        ParquetSource(d / "data.parquet", target="price")
+    with pytest.raises(ValueError, match="'label' holds (string|large_string), not numbers"):
+        ParquetSource(d / "data.parquet", target="y")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        CSVSource(d / "nothing.csv", target="y")
+
+
+def test_missing_pyarrow_names_the_extra(files, monkeypatch):
+    _, d = files
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(ImportError, match=r"gdlearn\[parquet\]"):
+        ParquetSource(d / "data.parquet", target="y")
+
+
+def test_gdlearn_imports_without_the_extras():
+    """pyarrow and Dask are imported only when a file source or a Dask collection is used."""
+    import subprocess
+
+    code = "import sys, gdlearn, gdlearn.data; assert not {'pyarrow', 'dask'} & set(sys.modules), sys.modules.keys()"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.filterwarnings("ignore::gdlearn.exceptions.ConvergenceWarning")
+def test_partial_fit_walks_a_source_epoch_by_epoch(files):
+    """k partial_fit calls on a source are fit(max_iter=k) on it, as for arrays; labels are checked per block."""
+    _, d = files
+    source = ParquetSource(d / "parts", target="label", features=FEATURES, batch_rows=64)
+    params = dict(solver="gd", batch_size=50, random_state=4, learning_rate=0.05)
+    stepped = LogisticRegression(**params)
+    for _ in range(3):
+        stepped.partial_fit(source, classes=["ant", "bee", "cow"])
+    fitted = LogisticRegression(**params, max_iter=3, tol=0).fit(source)
+    np.testing.assert_allclose(stepped.coef_, fitted.coef_, rtol=1e-12)
+    with pytest.raises(ValueError, match="not in classes_"):
+        LogisticRegression(**params).partial_fit(source, classes=["ant", "bee"])
