@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from ._cli_common import make_model, print_table, progress_bar
 from ._cli_data import CLIError, is_parquet, open_source
 
 __all__ = ["STREAM_ABOVE", "parse_size", "wants_streaming", "train_streamed"]
@@ -164,7 +165,6 @@ def _dask_sums(model, task, part) -> dict:
 
 def train_streamed(args) -> int:
     """``gdlearn train`` on streamed files or on Dask (see the module docstring); returns the exit status."""
-    from .cli import _make_model, _print_table, _progress
     from .exceptions import ConvergenceWarning
 
     for flag, value in (("--plot", args.plot), ("--resume", args.resume), ("--checkpoint", args.checkpoint)):
@@ -184,7 +184,7 @@ def train_streamed(args) -> int:
     except ImportError as exc:
         raise CLIError(str(exc)) from None
     task = _guess_task(source, args.task, note)
-    model = _make_model(args, task)
+    model = make_model(args, task)
     client = _client(args.dask) if args.dask else None
     try:
         if client is not None:
@@ -200,7 +200,7 @@ def train_streamed(args) -> int:
         def passes() -> int:
             return source.passes - before
 
-        progress, callback = _progress(args.quiet, args.max_iter, rows=n_rows, passes=passes)
+        progress, callback = progress_bar(args.quiet, args.max_iter, rows=n_rows, passes=passes)
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -234,7 +234,7 @@ def train_streamed(args) -> int:
     if n_rows is not None and seconds > 0:
         rows.append(("passes over the files", str(read)))
         rows.append(("rows per second", f"{n_rows * read / seconds:,.0f}"))
-    _print_table(f"gdlearn {task} of {source.target!r} on {args.data} ({how})", rows)
+    print_table(f"gdlearn {task} of {source.target!r} on {args.data} ({how})", rows)
     for w in caught:
         print(f"gdlearn: warning: {w.message}", file=sys.stderr)
     if args.out and not args.quiet:

@@ -23,75 +23,18 @@ import math
 import os
 import shlex
 import sys
-import time
 import warnings
 
 import numpy as np
 
+from ._cli_common import make_model, print_table, progress_bar
 from ._cli_data import CLIError, add_data_options, add_quiet, load_data, model_columns, need_matplotlib
 from ._version import __version__
 
 __all__ = ["main", "load_data", "build_parser", "CLIError"]
 
 
-def _make_model(args, task: str):
-    from .estimators import LinearRegression, LogisticRegression
-
-    lr = args.learning_rate
-    try:
-        lr = float(lr)
-    except ValueError:
-        pass
-    params = dict(
-        solver=args.solver,
-        learning_rate=lr,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        l2=args.l2,
-        l1=args.l1,
-        batch_size=args.batch_size,
-        early_stopping=args.early_stopping,
-        random_state=args.seed,
-    )
-    if args.standardize:  # solve in standardised coordinates, whatever the step; the model stays in the data's units
-        params["precondition"] = "diagonal"  # the descent of gd on StandardScaler-ed features, as sweep runs
-    return LinearRegression(**params) if task == "regression" else LogisticRegression(**params)
-
-
 # ------------------------------------------------------------------- train
-def _progress(quiet: bool, max_iter: int, rows: int | None = None, passes=None):
-    """A rich progress bar on stderr: iteration, loss, gradient norm (streaming: ``passes()`` over ``rows`` rows)."""
-    if quiet:
-        return None, None
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    progress = Progress(
-        TextColumn("[bold]training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("‖∇J‖ {task.fields[grad]}"),
-        *([TextColumn("{task.fields[speed]}")] if rows else []),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=False,
-    )
-    task_id = progress.add_task("fit", total=max_iter, loss="-", grad="-", speed="")
-    start = time.perf_counter()
-
-    def callback(info):
-        speed = ""
-        if rows:  # the passes over the data so far (one per iteration or epoch if not counted by the source)
-            done = passes() if passes is not None else info.iteration
-            speed = f"passes {done}, {rows * done / (time.perf_counter() - start):,.0f} rows/s"
-        progress.update(
-            task_id, completed=info.iteration, loss=f"{info.loss:.6g}", grad=f"{info.grad_norm:.2e}", speed=speed
-        )
-
-    return progress, callback
-
-
 def _metrics(model, task, X_tr, y_tr, X_te, y_te):
     from sklearn.metrics import accuracy_score, log_loss, mean_squared_error, r2_score
 
@@ -137,18 +80,6 @@ def _advice(model) -> str:
     return ", or ".join(tips)
 
 
-def _print_table(title, rows):
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in rows:
-        table.add_row(k, v)
-    Console().print(table)
-
-
 def _cmd_train(args) -> int:
     from sklearn.model_selection import train_test_split
 
@@ -186,14 +117,14 @@ def _cmd_train(args) -> int:
     else:
         X_tr, y_tr, X_te, y_te = X, y, None, None
 
-    model = _make_model(args, task)
+    model = make_model(args, task)
     checkpoint = args.checkpoint or (str(args.out) + ".ckpt" if args.out else ".gdlearn-train.ckpt")
     if any(f and _same_file(f, checkpoint) for f in (args.data, args.out)):
         raise CLIError(f"--checkpoint {checkpoint!r} is also the data or the model file; name another file.")
     model.set_params(checkpoint=checkpoint, checkpoint_every=args.checkpoint_every)
     if args.resume and not os.path.exists(checkpoint):
         raise CLIError(f"--resume: no checkpoint file {checkpoint!r} to resume from.")
-    progress, callback = _progress(args.quiet, args.max_iter)
+    progress, callback = progress_bar(args.quiet, args.max_iter)
     fit_kwargs = {"callback": callback, "resume": args.resume}
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -227,7 +158,7 @@ def _cmd_train(args) -> int:
     if os.path.exists(checkpoint):
         os.remove(checkpoint)  # the run finished: the model file is the result
     title = f"gdlearn {task} of {data.target!r} on {args.data}" + (" (target: the last column)" * data.guessed_target)
-    _print_table(title, _metrics(model, task, X_tr, y_tr, X_te, y_te))
+    print_table(title, _metrics(model, task, X_tr, y_tr, X_te, y_te))
     for w in caught:
         print(f"gdlearn: warning: {w.message}", file=sys.stderr)
     if args.plot:
