@@ -1585,3 +1585,130 @@ def test_restore_refuses_a_short_path_and_a_non_finite_theta(tmp_path):
     with pytest.raises(CheckpointError) as exc:
         _checkpointer(path).restore()
     assert exc.value.problem == "state/theta contains NaN or infinity"
+
+
+# ===================================================================== training: ranges, stochastic steps (fifth run)
+def test_representable_refuses_coefficients_or_gradients_beyond_1e305_with_its_message():
+    """Kills: the live (unfrozen) columns selection (``None``, ``frozen``), the signs of log τ ∓ log σ, ``>=`` at
+    exactly 10³⁰⁵, ``abs`` of the gradient's exponent, and every word and number of the message."""
+    from gdlearn.preconditioning import Coordinates
+    from gdlearn.training import _check_representable
+
+    def coords(tau, scale, frozen=None):
+        scale = np.asarray(scale, float)
+        return Coordinates(np.zeros(len(scale)), 1 / scale, scale, target_scale=tau, scale=scale, frozen=frozen)
+
+    tail = ". Rescale X or y (e.g. by powers of ten) and convert the coefficients back."
+    with pytest.raises(ValueError) as exc:
+        _check_representable(coords(1e150, [1e-160, 1.0]))
+    assert str(exc.value) == (
+        "This problem's coefficients (about the spread of y over the spread of a feature) cannot be represented in "
+        "double precision: y spreads over 1e+150 and the features over 1e-160 to 1" + tail
+    )
+    for tau, scale in [(1e150, [1e160, 1.0]), (1e-150, [1e-160, 1.0])]:
+        with pytest.raises(ValueError) as exc:
+            _check_representable(coords(tau, scale))
+        assert str(exc.value).startswith(
+            "This problem's gradients (about the spread of y times the spread of a feature) cannot be represented in "
+            f"double precision: y spreads over {tau:.3g} and the features over {min(scale):.3g} to {max(scale):.3g}"
+        )
+    _check_representable(coords(1e150, [1e-155, 1.0]))  # exactly 10³⁰⁵ either way: still representable
+    _check_representable(coords(1e150, [1e155, 1.0]))
+    _check_representable(coords(1.0, [1.0, 1e-306], frozen=[False, True]))  # a frozen column does not count
+
+
+def test_user_range_refuses_x_or_x_times_y_beyond_1e150_with_its_message():
+    """Kills: ``>=`` at exactly 1e150, the |y| floor of 1 (``2.0``), the empty maxima (``initial`` 1.0 or none),
+    the reported number (|x| or |x|·|y|, not |x|/|y|) and the message's words."""
+    from gdlearn.training import _check_user_range
+
+    tail = (
+        "; without preconditioning (precondition=False, or a fixed learning_rate with precondition='auto') squares "
+        "of quantities beyond 1e150 overflow double precision. Set precondition=True, or rescale X or y (e.g. by a "
+        "power of ten) and convert the coefficients back."
+    )
+    with pytest.raises(ValueError) as exc:
+        _check_user_range(np.array([1.0, 2e150]), np.array([3.0]))
+    assert str(exc.value) == "X reaches 2e+150" + tail
+    with pytest.raises(ValueError) as exc:
+        _check_user_range(np.array([1e100]), np.array([0.5, 4e50]))
+    assert str(exc.value) == "|x|·|y| (the gradient's size) reaches 4e+150" + tail
+    _check_user_range(np.array([1e150]), np.array([0.5]))  # |y| below 1 counts as 1: exactly 1e150 is allowed
+    _check_user_range(np.array([1e75]), np.array([1e75]))
+    _check_user_range(np.zeros(0), np.array([2e150]))  # no features: nothing to square
+    _check_user_range(np.array([1e149]), np.zeros(0))
+
+
+@pytest.mark.parametrize(
+    "name, hyper, damping", [("gd", {}, 1.0), ("momentum", {}, 0.1), ("nesterov", {"momentum": 0.5}, 0.5)]
+)
+def test_the_stochastic_step_is_one_minus_beta_over_the_minibatch_smoothness(name, hyper, damping):
+    """Kills: the damping (1 − β) of momentum and Nesterov only (names, the default β = 0.9, ``1 + β``), the rows
+    read from the session, and 1/L_B with its fallback 1.0 when L_B ≤ 0. L_B = n(B − 1)/(B(n − 1))·L +
+    (n − B)/(B(n − 1))·L_max (Gower et al.), written out."""
+    from types import SimpleNamespace
+
+    from gdlearn.training import Config, _stochastic_step
+
+    n, B, L, L_max = 10, 4, 2.0, 8.0
+    L_B = n * (B - 1) / (B * (n - 1)) * L + (n - B) / (B * (n - 1)) * L_max
+    session = SimpleNamespace(lipschitz=L, extra={"rows": n, "row_lipschitz": L_max})
+    got = _stochastic_step(session, Config(batch_size=B, hyper=hyper), name)
+    assert got == pytest.approx(damping / L_B, rel=1e-15)
+    assert _stochastic_step(session, Config(batch_size=None, hyper=hyper), name) == pytest.approx(
+        damping / L, rel=1e-15
+    )
+    flat = SimpleNamespace(lipschitz=0.0, extra={"rows": n, "row_lipschitz": 0.0})
+    assert _stochastic_step(flat, Config(batch_size=B, hyper=hyper), name) == 1.0
+    tiny = SimpleNamespace(lipschitz=0.5, extra={"rows": n, "row_lipschitz": 0.5})  # L_B = ½: not the fallback
+    assert _stochastic_step(tiny, Config(batch_size=B, hyper=hyper), name) == pytest.approx(2 * damping, rel=1e-15)
+
+
+def test_adapt_step_shrinks_the_automatic_step_for_larger_rows_only():
+    """Kills: the guards of ``adapt_step`` (a user's step, no mini-batch bound, no schedule), ``>=`` for ``>``,
+    ``<=`` for ``<``, and every argument and assignment: a chunk with a larger row makes L_max its squared norm
+    (squared loss, no intercept, user coordinates) and the spec and optimizer take momentum's new (1 − β)/L_B."""
+    from gdlearn.data.source import ArraySource
+    from gdlearn.losses import HalfSquaredError
+    from gdlearn.objective import Objective
+    from gdlearn.optim import OptimizerSpec
+    from gdlearn.optim.schedules import Constant
+    from gdlearn.training import Config, Session, adapt_step
+
+    n, B, L = 10, 4, 2.0
+    cfg = Config(batch_size=B)
+    objective = Objective(HalfSquaredError(), fit_intercept=False, penalty_norm=float(n))
+
+    def session(row, lr=1.0, auto=True):
+        spec = OptimizerSpec("momentum", Constant(lr))
+        s = Session(solver="momentum", optimizer=None, seed=0, spec=spec, auto_lr=auto)
+        s.lipschitz, s.extra = L, {"rows": n, "row_lipschitz": row}
+        s.optimizer = s.spec.build()
+        return s
+
+    def L_B(L_max):
+        return n * (B - 1) / (B * (n - 1)) * L + (n - B) / (B * (n - 1)) * L_max
+
+    chunk = ArraySource(np.array([[3.0, 4.0], [1.0, 0.0]]), np.zeros((2, 1)))  # largest ‖x‖² = 25
+    s = session(row=5.0)
+    adapt_step(s, objective, chunk, cfg)
+    assert s.extra["row_lipschitz"] == 25.0 and s.spec.lr == pytest.approx(0.1 / L_B(25.0), rel=1e-15)  # (1 − β)/L_B
+    assert s.optimizer.initial_lr == s.spec.lr
+    s = session(row=25.0)  # not larger: nothing changes
+    adapt_step(s, objective, chunk, cfg)
+    assert s.extra["row_lipschitz"] == 25.0 and s.spec.lr == 1.0
+    s = session(row=5.0, lr=1e-3)  # the new step is not smaller: the bound is kept, the step too
+    adapt_step(s, objective, chunk, cfg)
+    assert s.extra["row_lipschitz"] == 25.0 and s.spec.lr == 1e-3
+    s = session(row=5.0, lr=(1.0 - 0.9) / L_B(25.0))  # exactly equal: kept
+    spec = s.spec
+    adapt_step(s, objective, chunk, cfg)
+    assert s.spec is spec
+    for s in (session(row=5.0, auto=False), Session(solver="gd", optimizer=None, seed=0, auto_lr=True)):
+        before = (dict(s.extra), s.spec)
+        adapt_step(s, objective, chunk, cfg)
+        assert (s.extra, s.spec) == before
+    s = session(row=5.0)
+    s.spec = OptimizerSpec("lbfgs")  # no schedule: no step to adapt
+    adapt_step(s, objective, chunk, cfg)
+    assert s.extra["row_lipschitz"] == 5.0

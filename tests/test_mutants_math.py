@@ -647,3 +647,310 @@ def test_column_means_whose_sums_overflow_are_summed_again_in_units_of_beta():
         st = ArraySource(X, np.zeros((3, 1)), sw).statistics(center=True, gram=False)
     expected = (sw @ (X / 1e300)) / sw.sum() * 1e300
     np.testing.assert_allclose(st.mean, expected, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ links (fifth run)
+def test_binary_link_is_the_logit_clipped_to_1e_12_of_zero_and_one():
+    """Kills: either clip bound dropped or moved (``None``, ``1 + 1e-12``, ``2 - 1e-12``): log(p/(1 − p)) with
+    p ∈ [1e-12, 1 − 1e-12], for float and integer means."""
+    p = np.array([1e-12, 0.25, 0.5, 1 - 1e-12])
+    logit = np.log(p / (1 - p))
+    for y_mean in ([0.0, 0.25, 0.5, 1.0], np.array([0, 1])):
+        got = BinaryLogLoss().link(np.asarray(y_mean))
+        want = logit if len(y_mean) == 4 else logit[[0, 3]]
+        np.testing.assert_allclose(got, want, rtol=1e-6)  # 1 − 1e-12 carries rounding of 1e-16/1e-12
+    assert BinaryLogLoss().link(0.5) == 0.0
+
+
+def test_multinomial_link_is_the_centred_log_clipped_at_1e_12():
+    """Kills: the lower clip dropped (``clip(p, None, None)`` raises) and ``+ mean`` for ``− mean``: the scores
+    log p − mean(log p), whose softmax is p again."""
+    p = np.array([0.0, 0.25, 0.75])
+    logp = np.log([1e-12, 0.25, 0.75])
+    got = MultinomialLogLoss().link(p)
+    np.testing.assert_allclose(got, logp - logp.mean(), rtol=1e-15)
+    np.testing.assert_allclose(_soft(got[None, :])[0], [1e-12 / (1 + 1e-12), 0.25, 0.75], rtol=1e-11)
+
+
+# ------------------------------------------------------------------ objective: L1 parts, Hessian maps (fifth run)
+def _soft_threshold(v, t):
+    return np.sign(v) * np.maximum(np.abs(v) - t, 0.0)
+
+
+def test_pack_stacks_w_over_a_row_of_intercepts():
+    """Kills: ``reshape(1, )``, ``reshape(1, +1)``, ``reshape(1, -2)`` for ``reshape(1, -1)`` (k = 3 outputs)."""
+    from gdlearn.objective import pack
+
+    W = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(pack(W, [7.0, 8.0, 9.0]), [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [7.0, 8.0, 9.0]])
+    np.testing.assert_array_equal(pack(W[:, :1], 0.5), [[0.0], [3.0], [0.5]])
+
+
+def test_l1_value_prox_and_residual_leave_the_intercept_row_out():
+    """Kills: ``theta[:+1]``/``theta[:-2]`` in the L1 value; in ``prox`` and ``residual`` every slice, argument and
+    default (weights 1.0, ``None``, ``not has_l1``), against the soft-threshold and the minimum-norm subgradient
+    written out: G + λw·sign(W) where W ≠ 0, sign(G)·max(|G| − λw, 0) where W = 0; the intercept's row untouched."""
+    lam, m = 0.6, 3.0
+    obj = Objective(HalfSquaredError(), l1=lam, penalty_norm=m)
+    t = lam / m
+    theta = np.array([[0.5, -0.1], [0.0, 0.0], [-2.0, 0.3], [4.0, -5.0]])  # 3 features, 2 outputs; last row b
+    grad = np.array([[0.1, 0.3], [0.15, -0.5], [1.0, -0.05], [7.0, -8.0]])
+    assert obj.nonsmooth_value(theta) == pytest.approx(t * 2.9, rel=1e-15)
+    step = 0.5
+    want = theta.copy()
+    want[:-1] = _soft_threshold(theta[:-1], step * t)
+    np.testing.assert_array_equal(obj.prox(theta, step), want)
+    steps = np.array([[0.5, 2.0], [1.0, 1.0], [0.25, 0.1], [9.0, 9.0]])  # per coordinate (a 2-D step)
+    w = np.array([[1.0], [2.0], [0.5]])
+    want[:-1] = _soft_threshold(theta[:-1], steps[:-1] * t * w)
+    np.testing.assert_allclose(obj.prox(theta, steps, w), want, rtol=1e-15)
+    for weights in (1.0, w):
+        tw = np.broadcast_to(t * np.asarray(weights), theta[:-1].shape)
+        want = grad.copy()
+        G, W = grad[:-1], theta[:-1]
+        want[:-1] = np.where(W != 0, G + tw * np.sign(W), np.sign(G) * np.maximum(np.abs(G) - tw, 0.0))
+        got = obj.residual(theta, grad) if isinstance(weights, float) else obj.residual(theta, grad, weights)
+        np.testing.assert_allclose(got, want, rtol=1e-15)
+    smooth = Objective(HalfSquaredError(), penalty_norm=m)
+    assert smooth.prox(theta, step) is theta and smooth.residual(theta, grad) is grad
+
+
+def test_problem_l1_steps_use_the_weights_of_diagonal_coordinates():
+    """Kills: ``Problem.prox`` and ``Problem.residual`` not passing (or passing ``None`` for) the coordinates'
+    L1 weights M/τ: λ‖W‖₁ = λ Σ (Mⱼ/τ)·τ|W_s,j| in the solver's units, written out."""
+    lam, m = 0.9, 4.0
+    rng = _rng(21)
+    src = ArraySource(rng.normal(size=(4, 2)), rng.normal(size=(4, 1)))
+    obj = Objective(HalfSquaredError(), l1=lam, penalty_norm=m)
+    co = Coordinates(np.zeros(2), np.array([2.0, 0.25]), np.array([0.5, 4.0]), target_scale=2.0)
+    problem = obj.bind(src, co)
+    w = np.array([[2.0 / 2.0], [0.25 / 2.0]])
+    theta = np.array([[0.3], [0.0], [1.0]])
+    grad = np.array([[-0.2], [0.4], [0.5]])
+    want = grad.copy()
+    want[0] = grad[0] + lam / m * w[0]
+    want[1] = np.sign(grad[1]) * max(abs(grad[1, 0]) - lam / m * w[1, 0], 0.0)
+    np.testing.assert_allclose(problem.residual(theta, grad), want, rtol=1e-15)
+    theta = np.array([[0.3], [0.05], [1.0]])
+    want = theta.copy()
+    want[:-1] = _soft_threshold(theta[:-1], 0.5 * lam / m * w)
+    assert want[1, 0] > 0  # 0.05 above its threshold 0.5·0.9/4·0.125, below the unweighted 0.1125
+    np.testing.assert_allclose(problem.prox(theta, 0.5), want, rtol=1e-15)
+    plain = obj.bind(src)  # the user's coordinates: weight 1
+    want[:-1] = _soft_threshold(theta[:-1], 0.5 * lam / m)
+    np.testing.assert_allclose(plain.prox(theta, 0.5), want, rtol=1e-15)
+    J = 0.5 * np.mean((src.X @ theta[:-1] + theta[-1] - src.Y) ** 2) + lam / m * np.abs(theta[:-1]).sum()
+    assert plain.value(theta) == pytest.approx(J, rel=1e-14)
+    assert obj.bind(src).value(theta) > Objective(HalfSquaredError(), penalty_norm=m).bind(src).value(theta)
+
+
+def test_newton_hessian_in_the_users_coordinates_is_the_moment_matrix():
+    """Kills: ``T = None`` for the diagonal of units without coordinates: H = [X 1]ᵀS[X 1]/m + λ₂/m·I_W for the
+    squared loss, written out."""
+    rng = _rng(22)
+    X, y, sw = rng.normal(size=(9, 2)) * [1.0, 300.0], rng.normal(size=(9, 1)), rng.uniform(0.5, 2.0, 9)
+    obj = Objective(HalfSquaredError(), l2=1.5, penalty_norm=sw.sum())
+    H = obj.bind(ArraySource(X, y, sw)).value_grad_hessian(np.zeros((3, 1)))[2]
+    A = np.hstack([X, np.ones((9, 1))])
+    want = A.T @ (A * sw[:, None]) / sw.sum() + np.diag([1.5, 1.5, 0.0]) / sw.sum()
+    np.testing.assert_allclose(H, want, rtol=1e-12)
+
+
+def test_newton_hessian_in_whitened_coordinates_with_l2_is_the_gradients_derivative():
+    """Kills: the L2 term λ₂MᵀM/m built from ``diag(M)`` for a dense M: H against central differences of ∇J."""
+    rng = _rng(23)
+    X = rng.normal(size=(30, 3)) @ np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 2.0]])
+    y = (rng.uniform(size=(30, 1)) < 0.5).astype(float)
+    src = ArraySource(X, y)
+    obj = Objective(BinaryLogLoss(), l2=3.0, penalty_norm=30.0)
+    co = whitened_coordinates(src.statistics(center=True, gram=True), ridge=0.1)
+    assert co.dense
+    problem = obj.bind(src, co)
+    theta = np.array([[0.3], [-0.2], [0.1], [0.05]])
+    H = problem.value_grad_hessian(theta)[2]
+    h = 1e-6
+    fd = np.empty((4, 4))
+    for j in range(4):
+        e = np.zeros((4, 1))
+        e[j] = h
+        fd[:, j] = ((problem.value_and_grad(theta + e)[1] - problem.value_and_grad(theta - e)[1]) / (2 * h)).ravel()
+    np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_the_curvature_bound_leaves_frozen_coordinates_out_without_touching_v():
+    """Kills: ``v = None``, the frozen entries set to None or 1.0, the slices ``[:+1]``, ``[:-2]``, in
+    ``hessian_bound_matvec``: a constant column of 1e300 is held fixed, so its entry of v changes nothing (mapped,
+    it would add ∓1e300 to b and lose every other digit), and the caller's v is left as it was."""
+    rng = _rng(24)
+    X = np.hstack([rng.normal(size=(8, 2)), np.full((8, 1), 1e300)])
+    src = ArraySource(X, rng.normal(size=(8, 1)))
+    co = diagonal_coordinates(src.statistics(center=True, gram=False))
+    assert list(co.frozen) == [False, False, True]
+    problem = Objective(HalfSquaredError(), penalty_norm=8.0).bind(src, co)
+    v = np.array([[0.5], [-1.0], [1.0], [0.25]])
+    kept = v.copy()
+    out = problem.hessian_bound_matvec(v)
+    np.testing.assert_array_equal(v, kept)
+    v0 = v.copy()
+    v0[2] = 0.0
+    np.testing.assert_array_equal(out, problem.hessian_bound_matvec(v0))
+    A = np.hstack([(X[:, :2] - X[:, :2].mean(axis=0)) * co.matrix[:2], np.ones((8, 1))])  # the live columns
+    want = A.T @ A @ v0[[0, 1, 3]] / 8.0
+    np.testing.assert_allclose(out[[0, 1, 3]], want, rtol=1e-12)
+
+
+def test_objective_defaults_refusal_and_mini_batch_normalisation():
+    """Kills: ``penalty_norm = 2.0`` by default, ``>= 0`` (m = 0 is refused with its message, not divided by), the
+    intercept held at a zero of b's shape without one (``zeros_like(None)``), and a mini-batch's data term divided by
+    m instead of |B|·s̄: Σ_B sᵢℓᵢ/(|B|·s̄), written out."""
+    assert Objective(HalfSquaredError(), l2=2.0, l1=3.0).penalty == Penalty(l2=2.0, l1=3.0)
+    with pytest.raises(ValueError) as exc:
+        Objective(HalfSquaredError(), penalty_norm=0.0)
+    assert str(exc.value) == "The sample weights sum to zero: there is nothing to learn from."
+    rng = _rng(25)
+    X, y, sw = rng.normal(size=(6, 2)), rng.normal(size=(6, 1)), rng.uniform(0.5, 2.0, 6)
+    src = ArraySource(X, y, sw)
+    theta = np.array([[0.5], [-1.0], [3.0]])
+    value, grad = Objective(HalfSquaredError(), fit_intercept=False, penalty_norm=sw.sum()).value_and_grad(theta, src)
+    r = X @ theta[:-1] - y  # b is held at 0
+    assert value == pytest.approx(0.5 * float(sw @ r[:, 0] ** 2) / sw.sum(), rel=1e-14)
+    np.testing.assert_allclose(grad, np.vstack([X.T @ (sw[:, None] * r) / sw.sum(), [[0.0]]]), rtol=1e-13)
+    rows = np.array([0, 2, 5])
+    value, grad = Objective(HalfSquaredError(), penalty_norm=sw.sum()).value_and_grad(theta, src, rows=rows)
+    norm = 3 * sw.mean()
+    r = X[rows] @ theta[:-1] + theta[-1] - y[rows]
+    assert value == pytest.approx(0.5 * float(sw[rows] @ r[:, 0] ** 2) / norm, rel=1e-14)
+    A = np.hstack([X[rows], np.ones((3, 1))])
+    np.testing.assert_allclose(grad, A.T @ (sw[rows, None] * r) / norm, rtol=1e-13)
+
+
+def test_newton_hessian_with_a_huge_constant_column_stays_finite():
+    """Kills: the frozen column's entry of the map kept (``where(None, …)``, ``None`` for 0.0): β·1 of a constant
+    column near 1e300 would overflow TᵀHT. The live block is checked against central differences of ∇J."""
+    rng = _rng(26)
+    X = np.hstack([rng.normal(size=(12, 2)), np.full((12, 1), 3e300)])
+    y = (rng.uniform(size=(12, 1)) < 0.5).astype(float)
+    src = ArraySource(X, y)
+    co = diagonal_coordinates(src.statistics(center=True, gram=False))
+    problem = Objective(BinaryLogLoss(), penalty_norm=12.0).bind(src, co)
+    theta = np.array([[0.2], [-0.1], [0.0], [0.3]])
+    H = problem.value_grad_hessian(theta)[2]
+    assert np.isfinite(H).all() and H[2, 2] == 1.0 and not H[2, [0, 1, 3]].any() and not H[[0, 1, 3], 2].any()
+    live = [0, 1, 3]
+    h = 1e-6
+    for j in live:
+        e = np.zeros((4, 1))
+        e[j] = h
+        fd = (problem.value_and_grad(theta + e)[1] - problem.value_and_grad(theta - e)[1]) / (2 * h)
+        np.testing.assert_allclose(H[live, j], fd[live, 0], rtol=1e-6, atol=1e-9)
+
+
+def test_squared_error_link_is_the_mean_as_a_float_score():
+    """Kills: ``dtype=None`` in ``HalfSquaredError.link``: an integer mean gives a float64 score."""
+    got = HalfSquaredError().link(np.array([1, 2]))
+    assert got.dtype == np.float64 and list(got) == [1.0, 2.0]
+
+
+# ------------------------------------------------------------------ the reference kernel in several blocks (fifth run)
+def test_row_blocks_are_one_mebibyte_of_float64_rows_and_at_least_64():
+    """Kills: the block sizes' constants (65 for 64, ``max(2, …)``, ``8 / n``, ``9·n``): the slices, written out."""
+    assert reference.row_blocks(300, 1024) == [slice(0, 128), slice(128, 256), slice(256, 300)]  # 2²⁰/(8·1024)
+    assert reference.row_blocks(200, 1 << 17) == [slice(0, 64), slice(64, 128), slice(128, 192), slice(192, 200)]
+    assert reference.row_blocks(600_000, 0) == [slice(0, 600_000)]  # 2²⁰ rows of nothing
+    assert reference.row_blocks(131_073, 1) == [slice(0, 131_072), slice(131_072, 131_073)]
+    assert reference.row_blocks(0, 3) == [slice(0, 0)]
+
+
+@pytest.fixture
+def blocks_of_64(monkeypatch):
+    """Blocks of 64 rows whatever the width: every sum of the reference kernel is added over several blocks."""
+    monkeypatch.setattr(reference, "_BLOCK_BYTES", 1)
+    assert reference.row_blocks(150, 3) == [slice(0, 64), slice(64, 128), slice(128, 150)]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_reference_sums_over_several_blocks_are_those_of_numpy(blocks_of_64, weighted):
+    """Kills: ``=`` for ``+=`` in the Hessian (one output and three), column moments and variance sums (only the
+    last block kept), and
+    ``Y[rows]`` taken of ``None`` in the curvature pass of a mini-batch: each sum against NumPy on the whole X."""
+    rng = _rng(30)
+    m, p = 150, 3
+    X = rng.normal(size=(m, p)) + [0.0, 5.0, -2.0]
+    sw = rng.uniform(0.5, 2.0, m) if weighted else None
+    s = np.ones(m) if sw is None else sw
+    W, b = rng.normal(size=(p, 1)), np.array([0.3])
+    shift, inv = np.array([0.1, 5.0, -2.0]), np.array([1.0, 0.5, 2.0])
+    A = np.hstack([(X - shift) * inv, np.ones((m, 1))])
+    w = s * BinaryLogLoss().hessian_weights(X @ W + b)[:, 0, 0]
+    np.testing.assert_allclose(
+        reference.hessian_sums(X, sw, W, b, BinaryLogLoss(), shift, inv)[0, 0], A.T @ (A * w[:, None]), rtol=1e-12
+    )
+    W3 = rng.normal(size=(p, 3))
+    C = MultinomialLogLoss().hessian_weights(X @ W3) * s[:, None, None]
+    H = reference.hessian_sums(X, sw, W3, np.zeros(3), MultinomialLogLoss(), shift, inv)
+    for o, q in [(0, 0), (0, 2), (2, 1)]:
+        np.testing.assert_allclose(H[o, q], A.T @ (A * C[:, o, q][:, None]), rtol=1e-12)
+    big, total = reference.column_moments(X, sw, inv)
+    np.testing.assert_array_equal(big, np.abs(X).max(axis=0))
+    np.testing.assert_allclose(total, s @ (X * inv), rtol=1e-12)
+    np.testing.assert_allclose(reference.column_variance(X, sw, shift, inv), s @ ((X - shift) * inv) ** 2, rtol=1e-12)
+    rows = np.array([3, 70, 149])
+    _, gW, gb = reference.loss_sums(X, None, sw, W, b, None, rows=rows)
+    z = (X[rows] @ W + b) * s[rows, None]
+    np.testing.assert_allclose(gW, X[rows].T @ z, rtol=1e-12)
+    np.testing.assert_allclose(gb, z.sum(axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_reference_gram_over_several_blocks_is_that_of_numpy(blocks_of_64, weighted):
+    """Kills: the dsyrk path of ``gram`` (more than one block): ``G = None``, its arguments (α = 2, β = 2, ``c=None``,
+    ``trans``, ``lower``), the buffer's slice and the one-block test (a middle block's start + stop is m), and the
+    symmetric completion ``triu(G) + triu(G, 1)ᵀ`` (sign, diagonal offset)."""
+    rng = _rng(31)
+    m = 192  # blocks 0–64, 64–128, 128–192
+    X, Y = rng.normal(size=(m, 3)), rng.normal(size=(m, 2))
+    sw = rng.uniform(0.5, 2.0, m) if weighted else None
+    s = np.ones(m) if sw is None else sw
+    shift, inv, y_shift, y_inv = np.array([0.5, -1.0, 0.0]), np.array([2.0, 1.0, 0.5]), np.array([1.0, -1.0]), 0.5
+    A = np.hstack([(X - shift) * inv, (Y - y_shift) * y_inv])
+    np.testing.assert_allclose(reference.gram(X, Y, sw, shift, inv, y_shift, y_inv), A.T @ (A * s[:, None]), rtol=1e-12)
+    np.testing.assert_allclose(
+        reference.gram(X, None, sw, shift, inv, None, None), A[:, :3].T @ (A[:, :3] * s[:, None]), rtol=1e-12
+    )
+
+
+def test_sparse_column_variance_counts_the_implicit_zeros_exactly():
+    """Kills: ``bincount`` without ``minlength`` (a last column with no stored entry), ``X.shape[1]`` for the row
+    count, the fully stored column's implicit weight (``where(None, …)``, 1.0 for 0.0), and ``max(…, 1.0)`` for
+    ``max(…, 0.0)``: Σ sᵢ((xᵢⱼ − shiftⱼ)·invⱼ)² over all rows of the dense matrix, written out."""
+    import scipy.sparse as sp
+
+    rng = _rng(32)
+    m = 1000
+    dense = np.zeros((m, 4))
+    dense[:, 0] = 1e8 + rng.normal(size=m)  # fully stored, far from 0: a spurious implicit share would show
+    dense[3:, 1] = rng.normal(size=m - 3)  # stored but in 3 rows: an implicit weight below 1
+    dense[:4, 2] = 1.0  # stored in as many rows as X has columns; the last column stores nothing
+    shift, inv = np.array([1e8, 0.5, 0.25, -1.0]), np.array([1.0, 2.0, 1.0, 3.0])
+    for sw in (None, np.full(m, 0.1)):  # 0.1 added one by one and pairwise differ in the last bits
+        s = np.ones(m) if sw is None else sw
+        got = reference.column_variance(sp.csr_matrix(dense), sw, shift, inv)
+        np.testing.assert_allclose(got, s @ ((dense - shift) * inv) ** 2, rtol=1e-9)
+
+
+def test_max_row_norm_is_zero_or_the_largest_small_norm():
+    """Kills: a start of 1.0 (``top = 1.0``, ``initial=1.0``) and ``initial=None`` (an empty X has no rows)."""
+    X = np.array([[0.1, 0.2], [0.3, -0.1]])
+    sw = np.array([2.0, 0.5])
+    assert reference.max_row_norm(X, sw, np.zeros(2), np.ones(2)) == pytest.approx(max(2 * 0.05, 0.5 * 0.1), rel=1e-15)
+    assert reference.max_row_norm(np.zeros((0, 2)), None, np.zeros(2), np.ones(2)) == 0.0
+
+
+def test_reference_gram_of_a_wide_x_reuses_a_buffer_of_one_blocks_rows():
+    """Kills: the buffer sized ``2²⁰ / (8q)`` as a float or by ``9q``: with q = 1024 columns a block is 128 rows
+    (3 blocks of 300 rows), and the buffer must hold one."""
+    rng = _rng(33)
+    X, Y = rng.normal(size=(300, 1023)), rng.normal(size=(300, 1))
+    A = np.hstack([X, Y])
+    got = reference.gram(X, Y, None, np.zeros(1023), np.ones(1023), np.zeros(1), 1.0)
+    np.testing.assert_allclose(got, A.T @ A, rtol=1e-10, atol=1e-10)
