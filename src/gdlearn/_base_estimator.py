@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import kernels, training
 from ._docstrings import COMMON_PARAMS_DOC
 from ._params import validate_params
-from ._validation import check_fit_data, check_predict_data
+from ._validation import check_fit_data, check_in_memory_settings, check_predict_data
 from .data.arrayapi import ArrayAPISource
 from .data.dask import is_dask
 from .data.source import ArraySource, BlockSource
@@ -361,17 +361,9 @@ class GradientDescentModel(BaseEstimator):
         checkpoints are for in-memory data in this version.
         """
         name = type(self).__name__
-        for setting, value in (
-            ("validation_fraction", self.validation_fraction),
-            ("early_stopping", self.early_stopping or None),
-            ("checkpoint", self.checkpoint),
-            ("resume", resume or None),
-        ):
-            if value is not None:
-                raise ValueError(
-                    f"{name}: {setting}={value!r} is for in-memory data; a Dask or streamed fit does not support it "
-                    f"yet. Leave {setting} unset (hold out a test set yourself, e.g. a separate file)."
-                )
+        check_in_memory_settings(
+            self, "a Dask or streamed fit", "hold out a test set yourself, e.g. a separate file", resume=resume
+        )
         if isinstance(X, BlockSource):
             if y is not None or sample_weight is not None:
                 raise ValueError(

@@ -14,7 +14,7 @@ from sklearn.utils.validation import _check_sample_weight, check_array, validate
 
 from .kernels.arrayapi import host, is_foreign, namespace
 
-__all__ = ["check_fit_data", "check_predict_data"]
+__all__ = ["check_fit_data", "check_predict_data", "check_in_memory_settings"]
 
 # Squared errors of targets outside this range over- or underflow in float64.
 _Y_MAX = 1e150
@@ -163,7 +163,7 @@ def check_predict_data(estimator, X):
 def _check_foreign(estimator, X, *, reset: bool):
     """X of another array library (PyTorch, CuPy, …), checked where it lives: 2-D, float32/64, finite, its width.
 
-    Settings that need rows of X on the host (a validation split, checkpoints) are refused here.
+    Settings that need rows of X in host memory are refused (:func:`check_in_memory_settings`).
     """
     name = type(estimator).__name__
     xp = namespace(X)
@@ -178,20 +178,28 @@ def _check_foreign(estimator, X, *, reset: bool):
         raise ValueError(f"{name}: X contains NaN or infinity; remove or impute those values before fitting.")
     p = int(X.shape[1])
     if reset:
-        for setting in ("validation_fraction", "checkpoint"):
-            if getattr(estimator, setting) is not None:
-                raise ValueError(
-                    f"{name}: {setting} is for NumPy data in this version, not X of {type(X).__module__}. "
-                    f"Leave {setting} unset, or fit on NumPy arrays (docs/array-api.md)."
-                )
-        if estimator.early_stopping:
-            raise ValueError(
-                f"{name}: early_stopping holds out rows of X, for NumPy data in this version. "
-                "Set early_stopping=False, or fit on NumPy arrays (docs/array-api.md)."
-            )
+        check_in_memory_settings(estimator, f"X of {type(X).__module__}", "or fit on NumPy arrays, docs/array-api.md")
         estimator.n_features_in_ = p
         if hasattr(estimator, "feature_names_in_"):
             del estimator.feature_names_in_
     elif p != estimator.n_features_in_:
         raise ValueError(f"X has {p} features, but {name} is expecting {estimator.n_features_in_} features as input.")
     return X
+
+
+def check_in_memory_settings(estimator, data: str, advice: str, *, resume: bool = False) -> None:
+    """Refuse, by name, the settings that need rows of X in host memory: a validation split, checkpoints, resume.
+
+    ``data`` says what was given instead (``"a Dask or streamed fit"``), ``advice`` what to do.
+    """
+    for setting, value in (
+        ("validation_fraction", estimator.validation_fraction),
+        ("early_stopping", estimator.early_stopping or None),
+        ("checkpoint", estimator.checkpoint),
+        ("resume", resume or None),
+    ):
+        if value is not None:
+            raise ValueError(
+                f"{type(estimator).__name__}: {setting}={value!r} is for in-memory NumPy data; {data} does not "
+                f"support it yet. Leave {setting} unset ({advice})."
+            )

@@ -80,15 +80,7 @@ def _device(x):
 
 def to_numpy(a) -> np.ndarray:
     """A float64 NumPy copy of a small array of any library (from the GPU when it lives there)."""
-    if isinstance(a, np.ndarray):
-        return a.astype(np.float64, copy=False)
-    if type(a).__module__.startswith("cupy"):
-        a = a.get()
-    elif hasattr(a, "detach"):  # torch
-        a = a.detach().cpu().numpy()
-    else:  # any other library on the CPU: the DLPack protocol of the standard
-        a = np.from_dlpack(a)
-    return np.asarray(a, dtype=np.float64)
+    return host(a).astype(np.float64, copy=False)
 
 
 def host(a) -> np.ndarray:
