@@ -31,13 +31,13 @@ blocks are parsed by pyarrow.
 from __future__ import annotations
 
 import copy
-import fnmatch
 import io
 import os
 
 import numpy as np
 
 from .._optional import import_optional
+from .csv import select_columns
 from .source import BlockSource
 
 __all__ = ["ParquetSource", "CSVSource", "FileSource"]
@@ -114,12 +114,8 @@ class FileSource(BlockSource):
                 raise ValueError(f"{self.files[0]}: no {what} column {name!r}; the columns are: {', '.join(names)}.")
         candidates = [c for c in names if c not in (target, weight)]
         features, drop = ([p] if isinstance(p, str) else p for p in (features, drop))
-        for patterns, keep in ((features, True), (drop, False)):
-            for pattern in patterns or ():
-                if not any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
-                    raise ValueError(f"{self.files[0]}: no feature column matches {pattern!r}.")
-            if patterns is not None:
-                candidates = [c for c in candidates if any(fnmatch.fnmatchcase(c, p) for p in patterns) == keep]
+        kept = select_columns(candidates, list(range(len(candidates))), features, drop, self.files[0])
+        candidates = [candidates[j] for j in kept]
         if not candidates:
             raise ValueError(f"{self.files[0]}: there are no feature columns besides the target {target!r}.")
         self.feature_names = candidates
