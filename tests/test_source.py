@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from gdlearn import LinearRegression
-from gdlearn.data.source import ArraySource, GramSource
+from gdlearn.data.source import ArraySource, BlockSource, GramSource
 from gdlearn.losses import BinaryLogLoss, HalfSquaredError
 
 
@@ -100,3 +100,78 @@ def test_fits_on_features_at_the_float_limits(value):
         assert "cannot be represented in double precision" in str(exc)
     else:
         assert np.all(np.isfinite(model.coef_)) and np.isfinite(model.intercept_)
+
+
+class Blocks(BlockSource):
+    """In-memory rows cut into uneven blocks: the statistics are merged block by block, as a file's or a cluster's."""
+
+    def __init__(self, X, Y, sw, cuts):
+        self.parts = [(X[a:b], Y[a:b], None if sw is None else sw[a:b]) for a, b in zip(cuts, cuts[1:])]
+        self.n_samples, self.n_features = X.shape
+        self.n_outputs, self.n_blocks = Y.shape[1], len(self.parts)
+        self.weight_sum = float(len(X) if sw is None else sw.sum())
+        self.reads = 0
+
+    def block(self, i):
+        self.reads += 1
+        return self.parts[i]
+
+
+def merged_problem(rng, m=600):
+    """Columns whose blocks have other scales (1e-3 to 1e300 in one column), offsets, a constant column."""
+    X = rng.normal(size=(m, 5)) * [1.0, 1e-3, 1e5, 2.0, 0.0] + [3.0, 0.0, -1e6, 7.0, 4.0]
+    X[:50, 0] *= 1e-200  # one block of a column far below the others
+    X[500:, 3] *= 1e300  # and one far above (near the top of double precision)
+    Y = np.c_[X[:, 0] * 2 + rng.normal(size=m), rng.normal(size=m) * 1e4 + 5]
+    return X, Y
+
+
+@pytest.mark.parametrize("center", [True, False])
+@pytest.mark.parametrize("gram, targets", [(True, True), (True, False), (False, False)])
+@pytest.mark.parametrize("weights", ["none", "uneven", "zero blocks"])
+def test_statistics_merged_block_by_block_equal_one_block(rng, center, gram, targets, weights):
+    """One pass over 7 uneven blocks (Chan's pairwise merge) gives the statistics of the rows as one block."""
+    X, Y = merged_problem(rng)
+    sw = None if weights == "none" else rng.uniform(0.1, 3.0, size=len(X))
+    if weights == "zero blocks":
+        sw[50:120] = 0.0  # a whole block of weight zero
+        sw[598:] = 0.0
+    cuts = [0, 50, 120, 121, 300, 500, 598, 600]
+    source = Blocks(X, Y, sw, cuts)
+    got = source.statistics(center=center, gram=gram, targets=targets)
+    want = ArraySource(X, Y, sw).statistics(center=center, gram=gram, targets=targets)
+    assert source.reads == 7  # one pass: each block read once
+    for name in ("scale", "y_scale", "max_abs", "y_max_abs"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    for name in ("mean", "shift", "y_mean", "second", "y_second", "gram"):
+        a, b = getattr(got, name), getattr(want, name)
+        if b is None:
+            assert a is None
+            continue
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-14 * np.max(np.abs(b)), err_msg=name)
+    np.testing.assert_array_equal(got.constant, want.constant)
+    assert got.constant[4] == center and not got.constant[:4].any()  # 4.0 everywhere: constant about its mean
+    w = np.ones(len(X)) if sw is None else sw  # and against NumPy, in user units
+    mean = np.average(X[:, :3], axis=0, weights=w)
+    np.testing.assert_allclose(got.mean[:3], mean, rtol=1e-12)
+    if center:
+        np.testing.assert_allclose(
+            got.std[:3], np.sqrt(np.average((X[:, :3] - mean) ** 2, axis=0, weights=w)), rtol=1e-11
+        )
+    else:
+        np.testing.assert_allclose(got.std[:3] ** 2, np.average(X[:, :3] ** 2, axis=0, weights=w), rtol=1e-11)
+
+
+def test_merged_gram_source_fits_the_least_squares_solution(rng):
+    """The squared loss from the merged Gram matrix: gradient descent to the weighted least-squares optimum."""
+    X = rng.normal(size=(400, 3)) * [1.0, 10.0, 0.1] + [5.0, -2.0, 1.0]
+    y = X @ [1.0, -0.5, 3.0] + 4.0 + rng.normal(size=400)
+    sw = rng.uniform(0.5, 2.0, size=400)
+    source = Blocks(X, y[:, None], sw, [0, 7, 150, 151, 399, 400])
+    gram = GramSource(source.statistics(center=True, gram=True, targets=True))
+    A = np.c_[X, np.ones(400)] * np.sqrt(sw)[:, None]
+    want, *_ = np.linalg.lstsq(A, y * np.sqrt(sw), rcond=None)
+    W, b = want[:3, None], want[3:]
+    value, XtR, rsum = gram.loss_sums(HalfSquaredError(), W, b)
+    assert np.max(np.abs(XtR)) < 1e-8 * np.sum(sw) and abs(rsum[0]) < 1e-8 * np.sum(sw)  # the optimum's gradient
+    np.testing.assert_allclose(value, 0.5 * np.sum(sw * (A @ want / np.sqrt(sw) - y) ** 2), rtol=1e-10)

@@ -94,9 +94,15 @@ def test_blocks_are_bounded_by_batch_rows_and_cover_every_row(files):
 
 
 def test_minibatch_epochs_walk_blocks_in_a_seeded_shuffled_order(files):
+    """Blocks are record batches of batch_rows rows; a row group's batches in order, the row groups shuffled."""
     df, d = files
     source = ParquetSource(d / "parts", target="y", features=FEATURES, batch_rows=64)
-    epochs = [source.minibatches(32, epoch, seed=3) for epoch in (0, 1)]
+    assert source.n_blocks == 18 and max(source.block_rows) == 64  # 9 row groups of 100 rows or fewer, in two
+    X = np.vstack([source.block(i)[0] for i in range(source.n_blocks)])
+    np.testing.assert_array_equal(X, df[FEATURES].to_numpy())  # block by block, in order
+    at = sum(source.block_rows[:5])
+    np.testing.assert_array_equal(source.block(5)[0], X[at : at + 36])  # and one out of order (rows 65-100)
+    epochs = [list(source.minibatches(32, epoch, seed=3)) for epoch in (0, 1)]
     assert [(b.block, list(b.rows)) for b in source.minibatches(32, 0, seed=3)] == [
         (b.block, list(b.rows)) for b in epochs[0]
     ]
@@ -107,9 +113,13 @@ def test_minibatch_epochs_walk_blocks_in_a_seeded_shuffled_order(files):
         for b in e:
             seen.setdefault(b.block, []).extend(b.rows)
         assert all(sorted(rows) == list(range(source.block_rows[i])) for i, rows in seen.items())
-        assert len(seen) == source.n_blocks == 9
-        changes = sum(1 for a, b in zip(e, e[1:]) if a.block != b.block)
-        assert changes == source.n_blocks - 1
+        assert len(seen) == source.n_blocks
+        blocks = list(dict.fromkeys(b.block for b in e))  # the blocks in the order read
+        assert sum(1 for a, b in zip(e, e[1:]) if a.block != b.block) == source.n_blocks - 1
+        for group in source.block_groups:  # a group's record batches one after the other, in order
+            at = blocks.index(group[0])
+            assert blocks[at : at + len(group)] == group
+        assert [g[0] for g in source.block_groups] != [b for b in blocks if any(b == g[0] for g in source.block_groups)]
     exact = in_memory(LinearRegression(tol=1e-10), df.assign(w=1.0), "y")
     fits = [LinearRegression(solver="gd", batch_size=32, max_iter=40, random_state=1).fit(source) for _ in range(2)]
     np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
@@ -221,3 +231,59 @@ def test_partial_fit_walks_a_source_epoch_by_epoch(files):
     np.testing.assert_allclose(stepped.coef_, fitted.coef_, rtol=1e-12)
     with pytest.raises(ValueError, match="not in classes_"):
         LogisticRegression(**params).partial_fit(source, classes=["ant", "bee"])
+
+
+def test_the_squared_loss_reads_the_files_twice_whatever_the_iterations(files):
+    """One pass over the target column (labels, weights), one over every column (statistics and the Gram matrix)."""
+    df, d = files
+    for Source, path in ((ParquetSource, d / "parts"), (CSVSource, d / "data.csv")):
+        source = Source(path, target="y", features=FEATURES, weight="w", batch_rows=128)
+        model = LinearRegression(solver="gd", learning_rate=1e-3, max_iter=50, tol=0)
+        with pytest.warns(match="max_iter=50"):
+            model.fit(source)
+        assert model.n_iter_ == 50 and source.passes == 2
+
+
+MEMORY = """
+import sys, tracemalloc
+import numpy as np, pyarrow as pa
+import gdlearn.data.files as files
+from gdlearn import LogisticRegression
+from gdlearn.data import ParquetSource
+
+files.READ_BUFFER = int(sys.argv[2])
+source = ParquetSource(sys.argv[1], target="label", batch_rows=8192)
+tracemalloc.start()
+LogisticRegression(batch_size=8192, max_iter=1, tol=0, average=False, random_state=0).fit(source)
+print(pa.default_memory_pool().max_memory(), tracemalloc.get_traced_memory()[1])
+"""
+
+
+@pytest.mark.filterwarnings("ignore::gdlearn.exceptions.ConvergenceWarning")
+def test_minibatch_memory_is_bounded_by_the_batch_not_the_row_group(tmp_path):
+    """One row group of 100 MB; an epoch of mini-batches holds a record batch of 8,192 rows (1.4 MB), and for each
+    column a page (1 MiB, pyarrow's default) and a read buffer.
+
+    Measured in a fresh process: pyarrow's peak allocation and NumPy's (traced).  With no read buffer
+    (``READ_BUFFER = 0``) pyarrow reads whole column chunks: the same measure then holds the row group.
+    """
+    import subprocess
+
+    rng = np.random.default_rng(0)
+    m, p = 600_000, 20
+    X = rng.normal(size=(m, p))
+    table = pa.table({**{f"x{j}": X[:, j] for j in range(p)}, "label": (X[:, 0] > 0).astype(np.int64)})
+    pq.write_table(table, tmp_path / "one_group.parquet", row_group_size=m, use_dictionary=False)
+    assert pq.ParquetFile(tmp_path / "one_group.parquet").metadata.num_row_groups == 1
+    group = m * (p + 1) * 8
+
+    def peaks(buffer):
+        code = [sys.executable, "-c", MEMORY, str(tmp_path / "one_group.parquet"), str(buffer)]
+        out = subprocess.run(code, check=True, capture_output=True, text=True).stdout.split()
+        return int(out[0]), int(out[1])
+
+    arrow, numpy = peaks(1 << 18)
+    batch = 8192 * (p + 1) * 8
+    assert arrow < 4 * batch + (p + 1) * (2**20 + 2 * 2**18) < group / 2
+    assert numpy < 6 * batch < group / 10  # the block, its conversion, the epoch's plan for one block
+    assert peaks(0)[0] > group  # the measure sees a row group when one is held

@@ -206,7 +206,7 @@ def minimize(
     return FitResult(theta, state.iteration, converged, stop_reason, state.history, state.path, state, best_iteration)
 
 
-def _minibatches(objective, n: int, batch_size: int, epoch: int, seed: int, shuffle: bool) -> list:
+def _minibatches(objective, n: int, batch_size: int, epoch: int, seed: int, shuffle: bool):
     """One epoch's mini-batches: the data source's own (blocks of a file or a cluster), else index arrays."""
     data = getattr(objective, "data", None)
     if data is not None and hasattr(data, "minibatches"):

@@ -8,9 +8,9 @@ size, the shuffling seed and the solver state.
 
 How a fit reads X (``docs/architecture.md``):
 
-1. a statistics pass (max |x| and the means), then a second pass for the Gram
-   matrix of [X, y] (dense X with at most :data:`DENSE_MAX_FEATURES` features) or
-   the column variances: what preconditioning needs;
+1. one statistics pass (max |x|, the means, and the Gram matrix of [X, y] (dense
+   X with at most :data:`DENSE_MAX_FEATURES` features) or the column variances,
+   each block about its own mean, merged): what preconditioning needs;
 2. the solver's iterations: one kernel pass per evaluation of J and ∇J, except
    for the full-batch squared loss, whose J and ∇J come from the Gram matrix
    (:class:`~gdlearn.data.source.GramSource`) without reading X again.

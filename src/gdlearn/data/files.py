@@ -11,14 +11,17 @@ files in order, one block of rows at a time (Parquet: record batches of
 to a float64 (rows, features) array and hands it to the kernel, so memory is
 bounded by the block, whatever the files' size:
 
-* the first passes give what preconditioning needs, and for the squared loss
+* one pass over the target column finds the labels and the weights' sum, and
+  one pass over all columns gives what preconditioning needs, and for the squared loss
   with at most 512 features the Gram matrix of [X, y], after which gradient
   descent runs without reading the files again (:class:`~gdlearn.data.source.GramSource`);
 * full-batch solvers make one sequential pass per iteration;
-* mini-batch solvers walk the blocks (Parquet: row groups; CSV: blocks of
-  ``batch_rows`` lines, found by one scan of the file's line ends) in a shuffled
-  order each epoch, seeded by ``random_state`` and the epoch, and step through
-  each block's shuffled rows (:meth:`~gdlearn.data.source.BlockSource.minibatches`).
+* mini-batch solvers walk the blocks of ``batch_rows`` rows (Parquet: record
+  batches, a row group's one after the other, row groups in a shuffled order;
+  CSV: blocks of lines, found by one scan of the file's line ends, in a shuffled
+  order) each epoch, seeded by ``random_state`` and the epoch, and step through
+  each block's shuffled rows (:meth:`~gdlearn.data.source.BlockSource.minibatches`):
+  memory holds one block, whatever the size of a row group.
 
 Every problem is an error naming the file, the rows and the column: a missing
 value, a value that is not a finite number, a column of text, a file without
@@ -45,6 +48,9 @@ __all__ = ["ParquetSource", "CSVSource", "FileSource"]
 #: Rows per block (a record batch): 16,384 rows of 100 float64 features are 13 MB; pyarrow needs about 8 times
 #: that to decode them (BENCHMARKS.md, "Streaming a Parquet file").
 BATCH_ROWS = 16_384
+#: Bytes of read buffer per column of a Parquet file: memory holds a buffer per column and one record batch,
+#: not a row group (without one, pyarrow reads whole column chunks).
+READ_BUFFER = 1 << 18
 #: The most distinct target values collected by the pass that finds a classifier's labels.
 MAX_CLASSES = 10_000
 
@@ -431,12 +437,12 @@ class ParquetSource(FileSource):
     weight : str, optional
         A column of sample weights (≥ 0).
     batch_rows : int, default=16384
-        Rows per record batch of a full pass: the memory a pass needs is about
-        ``batch_rows × n_features × 16`` bytes, plus what pyarrow needs to
-        decode a row group.  Mini-batch epochs read whole row groups.  Files
-        of float columns are best written with row groups of about this size
-        and without dictionary encoding, which random floats do not compress and
-        which doubles pyarrow's decoding memory
+        Rows per record batch, for full passes and mini-batch epochs alike: the
+        memory a pass needs is about ``batch_rows × n_features × 16`` bytes,
+        plus a read buffer of 256 KiB per column (:data:`READ_BUFFER`),
+        whatever the size of the row groups.  Files of float columns are best
+        written without dictionary encoding, which random floats do not
+        compress and which doubles pyarrow's decoding memory
         (``pyarrow.parquet.write_table(..., row_group_size=16384, use_dictionary=False)``).
 
     Attributes
@@ -460,38 +466,59 @@ class ParquetSource(FileSource):
     def _plan(self) -> None:
         import pyarrow.parquet as pq
 
-        self._blocks, self._block_rows, self._first_row = [], [], []
+        self._blocks, self._block_rows, self._first_row, self._groups = [], [], [], []
         for f in self.files:
             meta = pq.ParquetFile(f).metadata
             first = 0
             for g in range(meta.num_row_groups):
                 rows = meta.row_group(g).num_rows
-                if rows:
-                    self._blocks.append((f, g))
-                    self._block_rows.append(rows)
-                    self._first_row.append(first)
+                self._groups.append(list(range(len(self._blocks), len(self._blocks) + -(-rows // self.batch_rows))))
+                for k, start in enumerate(range(0, rows, self.batch_rows)):  # the record batches of the group
+                    self._blocks.append((f, g, k))
+                    self._block_rows.append(min(self.batch_rows, rows - start))
+                    self._first_row.append(first + start)
                 first += rows
+        self._groups = [g for g in self._groups if g]
+        self._stream = None
 
-    def _read(self, i: int, columns: list[str]):
+    @property
+    def block_groups(self) -> list:
+        """The record batches of each row group: read in order, a group's batches one after the other."""
+        return self._groups
+
+    def _open(self, file, columns, **where):
         import pyarrow.parquet as pq
 
-        file, group = self._blocks[i]
+        # pre-buffering, or no read buffer, holds whole row groups in memory; a read buffer holds a page or so
+        reader = pq.ParquetFile(file, pre_buffer=False, buffer_size=READ_BUFFER)
+        return reader.iter_batches(batch_size=self.batch_rows, columns=columns, **where)
+
+    def _read(self, i: int, columns: list[str]):
+        """Record batch ``i``: the next batch of its row group's open reader, or a new reader (then skipping)."""
+        import pyarrow as pa
+
+        file, group, k = self._blocks[i]
+        key = (file, group, tuple(columns))
         try:
-            return pq.ParquetFile(file, pre_buffer=False).read_row_group(group, columns=columns)
-        except (OSError, ValueError) as exc:
+            if self._stream is None or self._stream[:2] != [key, k]:
+                self._stream = [key, 0, self._open(file, columns, row_groups=[group])]
+                for _ in range(k):  # only for a batch read out of order
+                    next(self._stream[2])
+            self._stream[1] = k + 1
+            return pa.Table.from_batches([next(self._stream[2])])
+        except (OSError, ValueError, StopIteration) as exc:
+            self._stream = None
             raise ValueError(f"{self._where(self._span(i))}: cannot read the file ({exc}).") from None
 
     def blocks(self):
         """A full pass: each file's record batches of ``batch_rows`` rows, in order (memory: one batch)."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         self._passes[0] += 1
         for f in self.files:
             start = 0
             try:
-                reader = pq.ParquetFile(f, pre_buffer=False)  # pre-buffering holds whole row groups: more memory
-                for batch in reader.iter_batches(batch_size=self.batch_rows, columns=self._columns):
+                for batch in self._open(f, self._columns):
                     yield self._convert((f, start, batch.num_rows), pa.Table.from_batches([batch]))
                     start += batch.num_rows
             except (OSError, pa.ArrowInvalid) as exc:

@@ -184,26 +184,32 @@ class BlockSource:
             self._max_weight = float(self.reduce(_max_weight_part, combine=max_parts))
         return self._max_weight
 
-    def minibatches(self, batch_size: int, epoch: int, seed: int, shuffle: bool = True) -> list:
-        """The mini-batches of one epoch: blocks in a shuffled order, each block's rows shuffled and cut.
+    def minibatches(self, batch_size: int, epoch: int, seed: int, shuffle: bool = True):
+        """The mini-batches of one epoch, lazily: blocks in a shuffled order, each block's rows shuffled and cut.
 
+        Blocks that must be read in sequence (:attr:`block_groups`: a Parquet row group's record
+        batches) keep their order; the groups are shuffled.
         The order depends only on (seed, epoch), as :func:`gdlearn.data.batches.batch_indices`'s.
         A block's last batch may be shorter (the solver weighs it by its share).  Only one block is
-        held in memory at a time: consecutive batches come from the same block.
+        held in memory at a time, consecutive batches coming from the same block, and only one
+        block's row order: memory does not grow with the number of rows.
         """
         rng = np.random.default_rng([seed, epoch])
-        order = rng.permutation(self.n_blocks) if shuffle else range(self.n_blocks)
-        out = []
-        for i in order:
-            n = self.block_rows[i]
-            rows = rng.permutation(n) if shuffle else np.arange(n)
-            out.extend(BlockRows(int(i), rows[s : s + batch_size]) for s in range(0, n, batch_size))
-        return out
+        groups, sizes = self.block_groups, self.block_rows
+        order = rng.permutation(len(groups)) if shuffle else range(len(groups))
+        for i in (i for g in order for i in groups[g]):
+            rows = rng.permutation(sizes[i]) if shuffle else np.arange(sizes[i])
+            yield from (BlockRows(int(i), rows[s : s + batch_size]) for s in range(0, sizes[i], batch_size))
 
     @property
     def block_rows(self) -> list:
         """The number of rows of each block (for :meth:`minibatches`)."""
         raise NotImplementedError
+
+    @property
+    def block_groups(self) -> list:
+        """Lists of blocks read one after the other in a mini-batch epoch (default: each block alone)."""
+        return [[i] for i in range(self.n_blocks)]
 
     def _cached_block(self, i: int):
         """Block ``i``, read once while consecutive mini-batches use it."""

@@ -1,9 +1,9 @@
-"""Column statistics of a data source, in one or two passes: what preconditioning needs.
+"""Column statistics of a data source, in one pass: what preconditioning needs.
 
-Pass 1 gives the largest |x| of each column and the weighted column means μ.
-Pass 2 gives either the weighted second moments about a centring point a
-(a = μ with an intercept, a = 0 without: one cannot centre without an
-intercept to absorb the shift), or the whole weighted Gram matrix
+The largest |x| of each column, the weighted column means μ, and either the
+weighted second moments about a centring point a (a = μ with an intercept,
+a = 0 without: one cannot centre without an intercept to absorb the shift), or
+the whole weighted Gram matrix
 
 .. math::
 
@@ -14,13 +14,16 @@ whose diagonal holds the same second moments.  Every column is divided by a
 power of two β (near its largest |x|) before anything is squared, so that
 features near the floating-point limits (1e±300) neither overflow nor
 underflow and the scaling itself is exact; the Gram matrix is formed from
-centred blocks, so E[x²] − μ² never cancels.  For the squared loss the Gram
+centred blocks, so E[x²] − μ² never cancels.  Each block is centred at its
+own mean and the blocks are merged pairwise (Chan, Golub and LeVeque 1979),
+so the source is read once: a file in one pass, a Dask array in one graph.  For the squared loss the Gram
 matrix with the target columns is the whole data term
 (:class:`gdlearn.data.source.GramSource`).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,33 +125,74 @@ class Statistics:
         return tau if np.isfinite(tau) and tau > 0 else 1.0
 
 
-def _moments_part(X, Y, sw):
-    """Pass 1 of one block: (max |x| per column, Σ s x, Σ s y, max |y| per output)."""
+def _block_part(X, Y, sw, center, gram, targets):
+    """The statistics of one block, about its own mean and in units of its own scales.
+
+    ``(w, big, c, y_big, y_c, second, y_second)``: the block's weight sum; max |x|
+    per column; the weighted mean in units of the block's scale β_b (the power
+    of two above ``big``); the same two for the targets; and (1/w) Σ sᵢ aᵢaᵢᵀ
+    (the Gram matrix, or its diagonal) and (1/w) Σ sᵢ ((yᵢ − ȳ_b)/β_y,b)², with
+    aᵢ the row about the block's mean (about 0 without centring) in those units.
+    The block is in memory: it is read twice here, the source once.
+    """
+    w = float(X.shape[0] if sw is None else np.sum(sw))
     big, total = kernels.column_moments(X, sw, np.ones(X.shape[1]))
-    y_sum = Y.sum(axis=0) if sw is None else sw @ Y
-    return big, total, y_sum, np.abs(Y).max(axis=0, initial=0.0)
-
-
-def _combine_moments(a, b):
-    return np.maximum(a[0], b[0]), a[1] + b[1], a[2] + b[2], np.maximum(a[3], b[3])
-
-
-def _scaled_sum_part(X, Y, sw, inv):
-    return kernels.column_moments(X, sw, inv)[1]
-
-
-def _second_part(X, Y, sw, gram, targets, shift, inv, y_shift, y_inv):
-    """Pass 2 of one block: (the Gram matrix or the column variances, Σ s((y − ȳ)/β_y)²)."""
+    y_big = np.abs(Y).max(axis=0, initial=0.0)
+    scale, y_scale = power_of_two(big), power_of_two(y_big)
+    width = X.shape[1] + (Y.shape[1] if gram and targets else 0)
+    if w == 0:  # rows of weight zero count for the scales only
+        zero = np.zeros((width, width) if gram else width)
+        return w, big, np.zeros_like(big), y_big, np.zeros_like(y_big), zero, np.zeros_like(y_big)
+    with np.errstate(over="ignore", invalid="ignore"):
+        c = total / w / scale
+    if not np.all(np.isfinite(c)):  # the sums overflowed (|x| near 1e300): sum again in units of β_b
+        c = kernels.column_moments(X, sw, 1.0 / scale)[1] / w
+    y_c = (Y.sum(axis=0) if sw is None else sw @ Y) / w / y_scale
+    shift = c * scale if center else np.zeros_like(c)
+    y_shift = y_c * y_scale if center else np.zeros_like(y_c)
     if gram:
-        second = kernels.gram(X, Y if targets else None, sw, shift, inv, y_shift, y_inv)
+        second = kernels.gram(X, Y if targets else None, sw, shift, 1.0 / scale, y_shift, 1.0 / y_scale)
     else:
-        second = kernels.column_variance(X, sw, shift, inv)
-    d = (Y - y_shift) * y_inv  # the targets are small (rows × n_outputs): plain NumPy
-    return second, (d * d).sum(axis=0) if sw is None else sw @ (d * d)
+        second = kernels.column_variance(X, sw, shift, 1.0 / scale)
+    d = (Y - y_shift) / y_scale  # the targets are small (rows × n_outputs): plain NumPy
+    y_second = (d * d).sum(axis=0) if sw is None else sw @ (d * d)
+    return w, big, c, y_big, y_c, second / w, y_second / w
+
+
+def _merge(a, b, center: bool):
+    """Two blocks' statistics as one: Chan, Golub and LeVeque's pairwise update, in units of the larger scales.
+
+    With f = w_a/w, β = max(β_a, β_b) (powers of two, so rescaling is exact) and
+    δ = c_b − c_a in units of β, the moments about the joint mean are
+    f·G_a + (1 − f)·G_b + f(1 − f)·δδᵀ; about 0 (no centring) there is no
+    cross term.  Associative and commutative up to rounding: blocks may be
+    merged in any order or tree (a Dask reduction).
+    """
+    w, big, y_big = a[0] + b[0], np.maximum(a[1], b[1]), np.maximum(a[3], b[3])
+    scale, y_scale = power_of_two(big), power_of_two(y_big)
+    fa = a[0] / w if w > 0 else 0.0
+    parts = []
+    for part, f in ((a, fa), (b, 1.0 - fa)):
+        r, y_r = power_of_two(part[1]) / scale, power_of_two(part[3]) / y_scale
+        rr = np.concatenate([r, y_r]) if part[5].shape[0] > r.shape[0] else r
+        G = part[5] * (np.outer(rr, rr) if part[5].ndim == 2 else rr * rr)
+        parts.append((f, part[2] * r, part[4] * y_r, G, part[6] * y_r * y_r))
+    (fa, ca, y_ca, Ga, ya), (fb, cb, y_cb, Gb, yb) = parts
+    second, y_second = fa * Ga + fb * Gb, fa * ya + fb * yb
+    if center:
+        d, y_d = cb - ca, y_cb - y_ca
+        dd = np.concatenate([d, y_d]) if Ga.shape[0] > d.shape[0] else d
+        second = second + fa * fb * (np.outer(dd, dd) if Ga.ndim == 2 else dd * dd)
+        y_second = y_second + fa * fb * y_d * y_d
+    return w, big, fa * ca + fb * cb, y_big, fa * y_ca + fb * y_cb, second, y_second
 
 
 def compute_statistics(source, *, center: bool, gram: bool, targets: bool) -> Statistics:
-    """Statistics of ``source`` (a :class:`~gdlearn.data.source.BlockSource`): two passes (:meth:`reduce`).
+    """Statistics of ``source`` (a :class:`~gdlearn.data.source.BlockSource`) in one pass (:meth:`reduce`).
+
+    Each block's statistics are taken about its own mean (:func:`_block_part`)
+    and merged pairwise (:func:`_merge`), so a file is read once and a Dask
+    array reduced in one graph.
 
     Parameters
     ----------
@@ -160,25 +204,15 @@ def compute_statistics(source, *, center: bool, gram: bool, targets: bool) -> St
     targets : bool
         Include the target columns in the Gram matrix (for the squared loss).
     """
+    merge = functools.partial(_merge, center=center)
+    _, big, c, y_big, y_c, second, y_second = source.reduce(_block_part, center, gram, targets, combine=merge)
     m = source.weight_sum
-    big, total, y_sum, y_big = source.reduce(_moments_part, combine=_combine_moments)
-    scale = power_of_two(big)
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = total / m
-    if not np.all(np.isfinite(mean)):  # the sums overflowed (|x| near 1e300): sum again in units of β
-        mean = source.reduce(_scaled_sum_part, 1.0 / scale) / m * scale
-    y_mean = y_sum / m
+    scale, y_scale = power_of_two(big), power_of_two(y_big)
+    mean, y_mean = c * scale, y_c * y_scale
     shift = mean if center else np.zeros_like(mean)
-    y_shift = y_mean if center else np.zeros_like(y_mean)
-    y_scale = power_of_two(y_big)
-    second, y_second = source.reduce(_second_part, gram, targets, shift, 1.0 / scale, y_shift, 1.0 / y_scale)
     G = None
     if gram:
-        G = second / m
-        second = np.diag(G)[: source.n_features].copy()
-    else:
-        second = second / m
-    y_second = y_second / m
+        G, second = second, np.diag(second)[: source.n_features].copy()
     return Statistics(
         n_samples=source.n_samples,
         weight_sum=m,
