@@ -10,8 +10,8 @@
    Σℓ, Xᵀr, Σr), medians of interleaved rounds.
 3. **Peak RSS** of whole fits in fresh processes (``VmHWM``: the largest resident set, the interpreter and the
    libraries included; and above what the imports alone reached): ``LinearRegression().fit(ParquetSource(...))``
-   (the statistics passes, then the Gram matrix: no further reads) and ``LogisticRegression(max_iter=5)`` (five
-   passes more).
+   (the statistics pass, with the Gram matrix: no further reads), ``LogisticRegression(max_iter=5)`` (five
+   passes more) and one epoch of mini-batches of 1,024 rows (record batches in a seeded order).
 
 Run ``python benchmarks/bench_stream.py`` (the issue's size: 5,000,000 × 100, a 4 GB file; about 5 minutes
 on 2 cores) or ``--rows 500000`` / ``--quick``.
@@ -46,6 +46,8 @@ imported = peak()
 t = time.perf_counter()
 if kind == "linear":
     model = LinearRegression().fit(ParquetSource(path, target="y", drop=["label"]))
+elif kind == "minibatch":
+    model = LogisticRegression(batch_size=1024, max_iter=1).fit(ParquetSource(path, target="label", drop=["y"]))
 else:
     model = LogisticRegression(solver="lbfgs", max_iter=5).fit(ParquetSource(path, target="label", drop=["y"]))
 seconds = time.perf_counter() - t
@@ -104,8 +106,9 @@ def throughput(path: str, features: int, reps: int) -> tuple[str, float]:
 
 def peak_rss(path: str) -> str:
     rows = []
-    for kind, what in (("linear", "LinearRegression().fit (statistics + Gram passes)"),
-                       ("logistic", "LogisticRegression(solver='lbfgs', max_iter=5).fit")):  # fmt: skip
+    for kind, what in (("linear", "LinearRegression().fit (statistics and Gram: one pass)"),
+                       ("logistic", "LogisticRegression(solver='lbfgs', max_iter=5).fit"),
+                       ("minibatch", "LogisticRegression(batch_size=1024, max_iter=1).fit (one epoch)")):  # fmt: skip
         out = subprocess.run([sys.executable, "-c", FIT, path, kind], capture_output=True, text=True, check=True)
         rss, imported, seconds, n_iter = out.stdout.split()
         mib = int(rss) / 2**20
