@@ -261,7 +261,7 @@ print(pa.default_memory_pool().max_memory(), tracemalloc.get_traced_memory()[1])
 
 @pytest.mark.filterwarnings("ignore::gdlearn.exceptions.ConvergenceWarning")
 def test_minibatch_memory_is_bounded_by_the_batch_not_the_row_group(tmp_path):
-    """One row group of 100 MB; an epoch of mini-batches holds a record batch of 8,192 rows (1.4 MB), and for each
+    """One row group of 24 MB; an epoch of mini-batches holds a record batch of 8,192 rows (330 kB), and for each
     column a page (1 MiB, pyarrow's default) and a read buffer.
 
     Measured in a fresh process: pyarrow's peak allocation and NumPy's (traced).  With no read buffer
@@ -270,7 +270,7 @@ def test_minibatch_memory_is_bounded_by_the_batch_not_the_row_group(tmp_path):
     import subprocess
 
     rng = np.random.default_rng(0)
-    m, p = 600_000, 20
+    m, p = 600_000, 4
     X = rng.normal(size=(m, p))
     table = pa.table({**{f"x{j}": X[:, j] for j in range(p)}, "label": (X[:, 0] > 0).astype(np.int64)})
     pq.write_table(table, tmp_path / "one_group.parquet", row_group_size=m, use_dictionary=False)
