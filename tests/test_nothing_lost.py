@@ -525,6 +525,6 @@ def test_when_the_automatic_step_diverges_the_message_says_so():
     session = training.Session(solver="momentum", optimizer=spec.build(), seed=0, spec=spec, auto_lr=True)
     cfg = training.Config(solver="momentum", batch_size=16)
     advice = training._advice(session, cfg, 0.5, 2.0, 1.0, minibatch=True)
-    assert advice.startswith("the automatic step (learning_rate='auto', in use) was too large here; set")
+    assert advice.startswith("The automatic step (learning_rate='auto', in use) was too large here; set")
     assert "a smaller learning_rate (a tenth: 0.05)" in advice and "batch_size than 16" in advice
     assert advice.count("learning_rate='auto'") == 1  # only to say it is in use

@@ -481,7 +481,7 @@ def _advice(session: Session, cfg: Config, lr, stable, L, minibatch: bool) -> st
         options.append("learning_rate='auto'")
     if cfg.solver != "auto" and not minibatch:
         options.append("solver='auto' (L-BFGS or Newton, which cannot diverge)")
-    lead = "the automatic step (learning_rate='auto', in use) was too large here; set" if session.auto_lr else "Use"
+    lead = "The automatic step (learning_rate='auto', in use) was too large here; set" if session.auto_lr else "Use"
     return f"{lead} {' or '.join(options)}."
 
 
