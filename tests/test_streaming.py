@@ -286,4 +286,4 @@ def test_minibatch_memory_is_bounded_by_the_batch_not_the_row_group(tmp_path):
     batch = 8192 * (p + 1) * 8
     assert arrow < 4 * batch + (p + 1) * (2**20 + 2 * 2**18) < group / 2
     assert numpy < 6 * batch < group / 10  # the block, its conversion, the epoch's plan for one block
-    assert peaks(0)[0] > group  # the measure sees a row group when one is held
+    assert peaks(0)[0] > group / 2  # the measure sees (most of) a row group when one is held

@@ -479,7 +479,7 @@ class ParquetSource(FileSource):
                     self._first_row.append(first + start)
                 first += rows
         self._groups = [g for g in self._groups if g]
-        self._stream = None
+        self._stream = self._reader = None
 
     @property
     def block_groups(self) -> list:
@@ -487,11 +487,13 @@ class ParquetSource(FileSource):
         return self._groups
 
     def _open(self, file, columns, **where):
+        """Record batches of ``file`` (its row groups ``where``), from the file's one open reader."""
         import pyarrow.parquet as pq
 
-        # pre-buffering, or no read buffer, holds whole row groups in memory; a read buffer holds a page or so
-        reader = pq.ParquetFile(file, pre_buffer=False, buffer_size=READ_BUFFER)
-        return reader.iter_batches(batch_size=self.batch_rows, columns=columns, **where)
+        if self._reader is None or self._reader[0] != file:  # the footer is parsed once per file, not per group
+            # pre-buffering, or no read buffer, holds whole row groups in memory; a read buffer holds a page or so
+            self._reader = (file, pq.ParquetFile(file, pre_buffer=False, buffer_size=READ_BUFFER))
+        return self._reader[1].iter_batches(batch_size=self.batch_rows, columns=columns, **where)
 
     def _read(self, i: int, columns: list[str]):
         """Record batch ``i``: the next batch of its row group's open reader, or a new reader (then skipping)."""
@@ -515,6 +517,7 @@ class ParquetSource(FileSource):
         import pyarrow as pa
 
         self._passes[0] += 1
+        self._stream = self._last_block = None  # a mini-batch epoch's block and reader are not needed meanwhile
         for f in self.files:
             start = 0
             try:
