@@ -1,5 +1,7 @@
 """Data sources: the Gram matrix gives the same objective as reading X; statistics without cancellation."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -175,3 +177,21 @@ def test_merged_gram_source_fits_the_least_squares_solution(rng):
     value, XtR, rsum = gram.loss_sums(HalfSquaredError(), W, b)
     assert np.max(np.abs(XtR)) < 1e-8 * np.sum(sw) and abs(rsum[0]) < 1e-8 * np.sum(sw)  # the optimum's gradient
     np.testing.assert_allclose(value, 0.5 * np.sum(sw * (A @ want / np.sqrt(sw) - y) ** 2), rtol=1e-10)
+
+
+XMAX = np.finfo(np.float64).max
+
+
+@pytest.mark.parametrize("gram", [True, False])
+def test_features_at_the_largest_doubles_give_a_finite_mean_and_no_overflow_warning(gram):
+    """Sums near 1e308 overflow and are taken again in units of β, quietly (RuntimeWarnings are errors here); a mean
+    that rounding would put above the largest value (three copies of it, weights 0.17) stays that value."""
+    X = np.array([[1.5e308, 1.0], [1.5e308, 2.0], [0.0, 3.0], [1e308, 0.5]])
+    stats = ArraySource(X, np.zeros((4, 1))).statistics(center=True, gram=gram)
+    want = math.fsum(X[:, 0] / 4)  # the mean of 4 values, summed in quarters (1e308)
+    assert stats.mean[0] == pytest.approx(want, rel=1e-15, abs=0)
+    spread = 1e300 * math.sqrt(math.fsum(((X[:, 0] - want) / 1e300) ** 2) / 4)
+    assert np.all(np.isfinite(stats.std)) and stats.std[0] == pytest.approx(spread, rel=1e-12, abs=0)
+    same = np.c_[np.full(3, XMAX), [1.0, 2.0, 3.0]]
+    stats = ArraySource(same, np.zeros((3, 1)), np.full(3, 0.17)).statistics(center=True, gram=gram)
+    assert stats.mean[0] == XMAX and stats.std[0] == 0.0 and stats.constant[0]

@@ -136,7 +136,8 @@ def _block_part(X, Y, sw, center, gram, targets):
     The block is in memory: it is read twice here, the source once.
     """
     w = float(X.shape[0] if sw is None else np.sum(sw))
-    big, total = kernels.column_moments(X, sw, np.ones(X.shape[1]))
+    with np.errstate(over="ignore", invalid="ignore"):  # sums near 1e308 overflow: summed again below
+        big, total = kernels.column_moments(X, sw, np.ones(X.shape[1]))
     y_big = np.abs(Y).max(axis=0, initial=0.0)
     scale, y_scale = power_of_two(big), power_of_two(y_big)
     width = X.shape[1] + (Y.shape[1] if gram and targets else 0)
@@ -147,6 +148,7 @@ def _block_part(X, Y, sw, center, gram, targets):
         c = total / w / scale
     if not np.all(np.isfinite(c)):  # the sums overflowed (|x| near 1e300): sum again in units of β_b
         c = kernels.column_moments(X, sw, 1.0 / scale)[1] / w
+    c = np.clip(c, -big / scale, big / scale)  # a mean within the values, also when rounding says otherwise
     y_c = (Y.sum(axis=0) if sw is None else sw @ Y) / w / y_scale
     shift = c * scale if center else np.zeros_like(c)
     y_shift = y_c * y_scale if center else np.zeros_like(y_c)
@@ -208,7 +210,7 @@ def compute_statistics(source, *, center: bool, gram: bool, targets: bool) -> St
     _, big, c, y_big, y_c, second, y_second = source.reduce(_block_part, center, gram, targets, combine=merge)
     m = source.weight_sum
     scale, y_scale = power_of_two(big), power_of_two(y_big)
-    mean, y_mean = c * scale, y_c * y_scale
+    mean, y_mean = np.clip(c, -big / scale, big / scale) * scale, y_c * y_scale  # within the values: finite
     shift = mean if center else np.zeros_like(mean)
     G = None
     if gram:
