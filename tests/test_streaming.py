@@ -287,3 +287,23 @@ def test_minibatch_memory_is_bounded_by_the_batch_not_the_row_group(tmp_path):
     assert arrow < 4 * batch + (p + 1) * (2**20 + 2 * 2**18) < group / 2
     assert numpy < 6 * batch < group / 10  # the block, its conversion, the epoch's plan for one block
     assert peaks(0)[0] > group / 2  # the measure sees (most of) a row group when one is held
+
+
+@pytest.mark.filterwarnings("ignore::gdlearn.exceptions.ConvergenceWarning")
+def test_shuffle_reaches_a_sources_minibatches(files):
+    """shuffle=False walks the blocks and their rows in file order: plain SGD over the rows in order, written out."""
+    df, d = files
+    source = ParquetSource(d / "parts", target="y", features=FEATURES, batch_rows=64)
+    params = dict(solver="gd", batch_size=32, max_iter=1, learning_rate=1e-3, precondition=False, average=False)
+    ordered = LinearRegression(shuffle=False, **params).fit(source)
+    X, y = df[FEATURES].to_numpy(), df["y"].to_numpy()
+    theta = np.r_[np.zeros(P), y.mean()]  # a fit starts at b = the mean target
+    for start in (s for b in range(0, M, 100) for s in range(b, b + 100, 64)):  # row groups of 100, batches of 64
+        for lo in range(start, min(start + 64, (start // 100 + 1) * 100), 32):
+            hi = min(lo + 32, start + 64, (start // 100 + 1) * 100)
+            Xb, r = X[lo:hi], X[lo:hi] @ theta[:-1] + theta[-1] - y[lo:hi]
+            share = (hi - lo) / 32  # a shorter batch counts its share of a step
+            theta -= 1e-3 * share * np.r_[Xb.T @ r, r.sum()] / (hi - lo)
+    np.testing.assert_allclose(np.r_[ordered.coef_, ordered.intercept_], theta, rtol=1e-10)
+    shuffled = LinearRegression(shuffle=True, random_state=0, **params).fit(source)
+    assert not np.allclose(shuffled.coef_, ordered.coef_, rtol=1e-6, atol=0)
