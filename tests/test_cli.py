@@ -2,29 +2,18 @@
 
 import csv
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli import EXE, run
 from sklearn.linear_model import LinearRegression as SkLinearRegression
 from sklearn.model_selection import train_test_split
 
 import gdlearn
 from gdlearn.datasets import load_housing
-
-EXE = shutil.which("gdlearn") or str(Path(sys.executable).parent / "gdlearn")
-
-
-def run(*args, cwd, check=True):
-    env = {**os.environ, "COLUMNS": "120"}
-    proc = subprocess.run([EXE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
 
 
 def shown(cwd, name) -> dict:

@@ -2,19 +2,16 @@
 
 import os
 import shlex
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from _cli import EXE
 
 import gdlearn
 from gdlearn.checkpoint import read_checkpoint
 
-EXE = shutil.which("gdlearn") or str(Path(sys.executable).parent / "gdlearn")
 ARGS = ["train", "housing", "--solver", "gd", "--learning-rate", "1e-6", "--tol", "0", "--max-iter", "4000",
         "--checkpoint", "run.ckpt", "--checkpoint-every", "50", "--quiet", "--out", "m.json"]  # fmt: skip
 

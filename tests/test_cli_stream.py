@@ -1,13 +1,8 @@
 """``gdlearn train`` streaming Parquet and CSV files, and on a Dask cluster, in subprocesses on real files."""
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _cli import run as run_cli
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -16,15 +11,9 @@ pd = pytest.importorskip("pandas")
 from gdlearn import LinearRegression, LogisticRegression, load  # noqa: E402
 from gdlearn.data import ParquetSource  # noqa: E402
 
-EXE = shutil.which("gdlearn") or str(Path(sys.executable).parent / "gdlearn")
-
 
 def run(*args, cwd, check=True):
-    env = {**os.environ, "COLUMNS": "160"}
-    proc = subprocess.run([EXE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
-    if check:
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc
+    return run_cli(*args, cwd=cwd, check=check, columns=160)  # the streaming table's wider rows
 
 
 @pytest.fixture(scope="module")
