@@ -161,6 +161,12 @@ def _block_part(X, Y, sw, center, gram, targets):
     return w, big, c, y_big, y_c, second / w, y_second / w
 
 
+def _products(v, y_v, like):
+    """vvᵀ shaped as ``like``: over [v, y_v] when ``like`` has the target columns, the diagonal when it is 1-D."""
+    v = np.concatenate([v, y_v]) if like.shape[0] > v.shape[0] else v
+    return np.outer(v, v) if like.ndim == 2 else v * v
+
+
 def _merge(a, b, center: bool):
     """Two blocks' statistics as one: Chan, Golub and LeVeque's pairwise update, in units of the larger scales.
 
@@ -176,15 +182,12 @@ def _merge(a, b, center: bool):
     parts = []
     for part, f in ((a, fa), (b, 1.0 - fa)):
         r, y_r = power_of_two(part[1]) / scale, power_of_two(part[3]) / y_scale
-        rr = np.concatenate([r, y_r]) if part[5].shape[0] > r.shape[0] else r
-        G = part[5] * (np.outer(rr, rr) if part[5].ndim == 2 else rr * rr)
-        parts.append((f, part[2] * r, part[4] * y_r, G, part[6] * y_r * y_r))
+        parts.append((f, part[2] * r, part[4] * y_r, part[5] * _products(r, y_r, part[5]), part[6] * y_r * y_r))
     (fa, ca, y_ca, Ga, ya), (fb, cb, y_cb, Gb, yb) = parts
     second, y_second = fa * Ga + fb * Gb, fa * ya + fb * yb
     if center:
         d, y_d = cb - ca, y_cb - y_ca
-        dd = np.concatenate([d, y_d]) if Ga.shape[0] > d.shape[0] else d
-        second = second + fa * fb * (np.outer(dd, dd) if Ga.ndim == 2 else dd * dd)
+        second = second + fa * fb * _products(d, y_d, Ga)
         y_second = y_second + fa * fb * y_d * y_d
     return w, big, fa * ca + fb * cb, y_big, fa * y_ca + fb * y_cb, second, y_second
 
