@@ -471,14 +471,14 @@ class ParquetSource(FileSource):
             meta = pq.ParquetFile(f).metadata
             first = 0
             for g in range(meta.num_row_groups):
-                rows = meta.row_group(g).num_rows
-                self._groups.append(list(range(len(self._blocks), len(self._blocks) + -(-rows // self.batch_rows))))
+                rows, group_start = meta.row_group(g).num_rows, len(self._blocks)
                 for k, start in enumerate(range(0, rows, self.batch_rows)):  # the record batches of the group
                     self._blocks.append((f, g, k))
                     self._block_rows.append(min(self.batch_rows, rows - start))
                     self._first_row.append(first + start)
+                if rows:
+                    self._groups.append(list(range(group_start, len(self._blocks))))
                 first += rows
-        self._groups = [g for g in self._groups if g]
         self._stream = self._reader = None
 
     @property
