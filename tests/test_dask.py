@@ -166,6 +166,31 @@ def test_one_small_graph_per_evaluation():
         assert size <= 8 * (P + 3) ** 2 + 200  # small: sums of the size of the parameters (or the Gram matrix)
 
 
+@pytest.mark.parametrize("rows", [ROWS, (20,) * 28 + (40,)])
+def test_on_a_cluster_an_evaluation_is_one_task_per_worker_thread_where_its_chunks_are(client, rows):
+    """No rows move: each worker thread adds the parts of the chunks its worker holds; only the sums come back."""
+    rng = np.random.default_rng(6)
+    X, Y, sw = rng.normal(size=(M, P)), np.eye(3)[rng.integers(0, 3, size=M)], rng.uniform(0.5, 2.0, size=M)
+    ref = ArraySource(X, Y, sw)
+    W, b = rng.normal(size=(P, 3)), rng.normal(size=3)
+    with scheduler("distributed", client):
+        arrays = dask.persist(
+            da.from_array(X, chunks=(rows, (P,))), da.from_array(Y, chunks=(rows, (3,))), da.from_array(sw, chunks=rows)
+        )
+        distributed.wait(arrays)
+        src = DaskSource(*arrays)
+        with distributed.get_task_stream(client) as stream:
+            got = src.loss_sums(MultinomialLogLoss(), W, b)
+            maxima = src.max_abs()
+    for a, c in zip(got, ref.loss_sums(MultinomialLogLoss(), W, b)):
+        np.testing.assert_allclose(a, c, rtol=1e-12)
+    np.testing.assert_array_equal(maxima[0], abs(X).max(0))
+    tasks = stream.data
+    assert len(tasks) == 2 * 2  # two evaluations × (2 workers × 1 thread): whatever the number of chunks
+    assert {t["worker"] for t in tasks} == set(client.nthreads())
+    assert not [s for t in tasks for s in t["startstops"] if s["action"] == "transfer"]  # no chunk moved
+
+
 @pytest.mark.filterwarnings("ignore::gdlearn.exceptions.ConvergenceWarning")
 def test_a_dask_fit_computes_only_small_results():
     X, y, sw = problem("binary", seed=4)

@@ -205,6 +205,60 @@ def _combine_all(combine, *parts):
     return functools.reduce(combine, parts)
 
 
+def _group_part(chunks, fn, args, combine):
+    """``fn`` on each (X, Y, sw) chunk of a worker's group, combined: what one task returns."""
+    return functools.reduce(combine, (fn(X, Y, sw, *args) for X, Y, sw in chunks))
+
+
+def _copy(a):
+    return a
+
+
+def _worker_groups(X, Y, sample_weight):
+    """The persisted chunks grouped by the worker that holds them: (client, groups), or (None, None).
+
+    When X, Y (and the weights) are persisted on a ``distributed`` cluster,
+    chunk i is the futures (X_i, Y_i, s_i or None).  The chunks a worker holds
+    are split into as many groups of consecutive chunks as it has threads (fewer
+    if it holds fewer chunks), so that one task per group, run where its data
+    are, keeps every thread busy and moves no rows (chunks of Y and s that
+    ``persist`` put on another worker than X's are copied there once, here).  Without a distributed
+    cluster (data persisted by the threaded or synchronous scheduler): (None, None).
+    """
+    try:
+        from distributed import futures_of
+        from distributed import wait as futures_wait
+    except ImportError:  # pragma: no cover - the dask extra installs distributed
+        return None, None
+    arrays = [a for a in (X, Y, sample_weight) if a is not None]
+    futures = {f.key: f for a in arrays for f in futures_of(a)}
+    rows = [[k[0] if isinstance(k, list) else k for k in a.__dask_keys__()] for a in arrays]  # one key per chunk
+    if not all(k in futures for keys in rows for k in keys):
+        return None, None
+    chunks = [tuple(futures[k] for k in keys) + (None,) * (3 - len(arrays)) for keys in zip(*rows)]
+    client = chunks[0][0].client
+    holders, threads = client.who_has([f for c in chunks for f in c if f is not None]), client.nthreads()
+    homes = [(holders.get(c[0].key) or ("",))[0] for c in chunks]
+    chunks = [  # Y_i and s_i copied once to the worker of X_i where persist put them elsewhere
+        tuple(
+            f
+            if f is None or not home or home in holders.get(f.key, ())
+            else client.submit(_copy, f, workers=[home], allow_other_workers=True, pure=False)
+            for f in c
+        )
+        for c, home in zip(chunks, homes)
+    ]
+    futures_wait([f for c in chunks for f in c if f is not None])
+    by_worker: dict = {}
+    for c, home in zip(chunks, homes):
+        by_worker.setdefault(home, []).append(c)
+    groups = []
+    for worker, held in by_worker.items():
+        parts = min(len(held), max(1, threads.get(worker, 1)))
+        groups += [held[g * len(held) // parts : (g + 1) * len(held) // parts] for g in range(parts)]
+    return client, groups
+
+
 class DaskSource(BlockSource):
     """Persisted Dask X, encoded targets Y and weights s; sums are reductions on the cluster.
 
@@ -231,20 +285,34 @@ class DaskSource(BlockSource):
         ys = Y.to_delayed().ravel()
         ss = [None] * len(xs) if sample_weight is None else list(sample_weight.to_delayed().ravel())
         self._chunks = list(zip(xs, ys, ss))
+        self._client, self._groups = _worker_groups(X, Y, sample_weight)
         if weight_sum is None:
             weight_sum = float(self.n_samples if sample_weight is None else dask.compute(sample_weight.sum())[0])
         self.weight_sum = weight_sum
 
     def reduce(self, func, *args, combine=add_parts):
-        """``combine`` over the chunks of ``func(X, Y, sw, *args)``: one graph, one ``dask.compute``.
+        """``combine`` over the chunks of ``func(X, Y, sw, *args)``: one small graph per call.
 
-        ``args`` (the parameters: a few arrays of n floats) are one key of the
-        graph, sent once to each worker that needs them; the partial results are
-        combined in a tree of fan-in :data:`FAN_IN` on the workers, and only the
-        final, small result comes back.
+        On a distributed cluster that holds the persisted chunks, one task per
+        worker thread runs ``func`` on the chunks its worker already holds and
+        adds their parts (:func:`_worker_groups`): the parameters (``args``: a
+        few arrays of n floats) go out with those tasks, their partial results
+        come back and are combined here (in a tree of fan-in :data:`FAN_IN` on
+        the workers first, if there are more).  Otherwise (the threaded or
+        synchronous scheduler) one ``dask.compute`` of a graph with one task per
+        chunk and the same tree of additions.
         """
         dask = _dask()
 
+        if self._groups is not None:
+            client = self._client
+            parts = client.map(_group_part, self._groups, fn=func, args=args, combine=combine, pure=False)
+            while len(parts) > FAN_IN:
+                parts = [
+                    client.submit(_combine_all, combine, *parts[i : i + FAN_IN], pure=False)
+                    for i in range(0, len(parts), FAN_IN)
+                ]
+            return functools.reduce(combine, client.gather(parts))
         shared = dask.delayed(args, traverse=False)
         parts = [dask.delayed(_apply, pure=True)(func, x, y, s, shared) for x, y, s in self._chunks]
         while len(parts) > 1:
