@@ -2,14 +2,17 @@
 
 A fit on Dask data never brings X to the client.  X (and the encoded targets Y
 and weights s) are persisted where they live, with one chunk of rows per task
-and all columns in it.  Each evaluation of J and ∇J builds one graph: the
-block function (the same kernel call an in-memory fit makes, e.g.
-:func:`gdlearn.kernels.loss_sums`) on every chunk, then a tree of additions
-(fan-in :data:`FAN_IN`) down to one small result (Σ sℓ, Xᵀr, Σr): the
-parameters (n floats) go out once, (p + 1)·k floats come back.  Column
-statistics and the Gram matrix are reductions of the same kind
-(:meth:`DaskSource.reduce`), so the whole fit is a handful of passes plus one
-pass per iteration, and the fitted model is an ordinary in-memory model.
+and all columns in it.  Each evaluation of J and ∇J runs the block function
+(the same kernel call an in-memory fit makes, e.g.
+:func:`gdlearn.kernels.loss_sums`) on every chunk and adds the parts down to
+one small result (Σ sℓ, Xᵀr, Σr): the parameters (n floats) go out, a few
+(p + 1)·k sums come back.  On a ``distributed`` cluster that is one task per
+worker thread over the chunks its worker holds (:func:`_worker_groups`), so an
+evaluation costs one round trip whatever the number of chunks; with a local
+scheduler, one graph of a task per chunk and a tree of additions (fan-in
+:data:`FAN_IN`).  Column statistics and the Gram matrix are reductions of the
+same kind (:meth:`DaskSource.reduce`), so the whole fit is a handful of passes
+plus one pass per iteration, and the fitted model is an ordinary in-memory model.
 
 Mini-batch solvers take one chunk at a time to the client, in a seeded
 shuffled order each epoch, and step through its rows there (as a file's record
