@@ -166,18 +166,28 @@ def test_one_small_graph_per_evaluation():
         assert size <= 8 * (P + 3) ** 2 + 200  # small: sums of the size of the parameters (or the Gram matrix)
 
 
+@pytest.mark.parametrize("on_one_worker", [False, True])
 @pytest.mark.parametrize("rows", [ROWS, (20,) * 28 + (40,)])
-def test_on_a_cluster_an_evaluation_is_one_task_per_worker_thread_where_its_chunks_are(client, rows):
-    """No rows move: each worker thread adds the parts of the chunks its worker holds; only the sums come back."""
-    rng = np.random.default_rng(6)
+def test_on_a_cluster_an_evaluation_is_one_task_per_worker_thread_where_its_chunks_are(client, rows, on_one_worker):
+    """No rows move: each worker thread adds the parts of the chunks its worker holds; only the sums come back.
+
+    Chunks of X, Y and s that persist put apart are brought together once; all chunks on one worker are shared out.
+    """
+    rng = np.random.default_rng([6, len(rows), on_one_worker])  # keys of their own: none left by another case
     X, Y, sw = rng.normal(size=(M, P)), np.eye(3)[rng.integers(0, 3, size=M)], rng.uniform(0.5, 2.0, size=M)
     ref = ArraySource(X, Y, sw)
     W, b = rng.normal(size=(P, 3)), rng.normal(size=3)
     with scheduler("distributed", client):
-        arrays = dask.persist(
-            da.from_array(X, chunks=(rows, (P,))), da.from_array(Y, chunks=(rows, (3,))), da.from_array(sw, chunks=rows)
+        arrays = (
+            da.from_array(X, chunks=(rows, (P,))),
+            da.from_array(Y, chunks=(rows, (3,))),
+            da.from_array(sw, chunks=rows),
         )
+        first = sorted(client.nthreads())[0]
+        arrays = client.persist(arrays, workers=[first]) if on_one_worker else dask.persist(*arrays)
         distributed.wait(arrays)
+        if on_one_worker:
+            assert set(client.who_has(distributed.futures_of(arrays[0])).values()) == {(first,)}
         src = DaskSource(*arrays)
         with distributed.get_task_stream(client) as stream:
             got = src.loss_sums(MultinomialLogLoss(), W, b)
@@ -189,6 +199,28 @@ def test_on_a_cluster_an_evaluation_is_one_task_per_worker_thread_where_its_chun
     assert len(tasks) == 2 * 2  # two evaluations × (2 workers × 1 thread): whatever the number of chunks
     assert {t["worker"] for t in tasks} == set(client.nthreads())
     assert not [s for t in tasks for s in t["startstops"] if s["action"] == "transfer"]  # no chunk moved
+
+
+def test_a_worker_with_several_threads_gets_a_task_per_thread_and_unpersisted_data_a_graph():
+    rng = np.random.default_rng(8)
+    X, Y = rng.normal(size=(M, P)), rng.normal(size=(M, 2))
+    W, b = rng.normal(size=(P, 2)), rng.normal(size=2)
+    want = ArraySource(X, Y).curvature_sums(W, b)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=3, processes=False, dashboard_address=":0") as cl:
+        with distributed.Client(cl) as c:
+            Xd = da.from_array(X, chunks=(ROWS, (P,)))
+            Yd = da.from_array(Y, chunks=(ROWS, (2,)))
+            for arrays, tasks in ((dask.persist(Xd, Yd), 3), ((dask.persist(Xd)[0], Yd), None)):
+                distributed.wait([a for a in arrays if distributed.futures_of(a)])
+                src = DaskSource(*arrays)
+                with distributed.get_task_stream(c) as stream:
+                    got = src.curvature_sums(W, b)
+                for a, w in zip(got, want):
+                    np.testing.assert_allclose(a, w, rtol=1e-12)
+                if tasks:  # 4 chunks on one worker of 3 threads: 3 tasks
+                    assert len(stream.data) == tasks
+                else:  # Y not persisted: one graph with a task per chunk of X and of Y, and the additions
+                    assert len(stream.data) > len(ROWS)
 
 
 @pytest.mark.filterwarnings("ignore::gdlearn.exceptions.ConvergenceWarning")

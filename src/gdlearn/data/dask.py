@@ -218,14 +218,17 @@ def _copy(a):
 
 
 def _worker_groups(X, Y, sample_weight):
-    """The persisted chunks grouped by the worker that holds them: (client, groups), or (None, None).
+    """The persisted chunks grouped by the worker that holds them: (client, [(worker, chunks)]), or (None, None).
 
     When X, Y (and the weights) are persisted on a ``distributed`` cluster,
-    chunk i is the futures (X_i, Y_i, s_i or None).  The chunks a worker holds
-    are split into as many groups of consecutive chunks as it has threads (fewer
-    if it holds fewer chunks), so that one task per group, run where its data
-    are, keeps every thread busy and moves no rows (chunks of Y and s that
-    ``persist`` put on another worker than X's are copied there once, here).  Without a distributed
+    chunk i is the futures (X_i, Y_i, s_i or None) and its home the worker that
+    holds X_i.  A worker holding more than its share of the chunks (in
+    proportion to its threads, rounded up) passes the excess to the workers
+    holding fewer; any part of a chunk not at its home (Y_i or s_i put on
+    another worker by ``persist``, or a passed chunk) is copied there, once,
+    here.  Each worker's chunks are then split into as many groups of
+    consecutive chunks as it has threads, so that one task per group, run at
+    home, keeps every thread busy and moves no rows.  Without a distributed
     cluster (data persisted by the threaded or synchronous scheduler): (None, None).
     """
     try:
@@ -242,23 +245,32 @@ def _worker_groups(X, Y, sample_weight):
     client = chunks[0][0].client
     holders, threads = client.who_has([f for c in chunks for f in c if f is not None]), client.nthreads()
     homes = [(holders.get(c[0].key) or ("",))[0] for c in chunks]
-    chunks = [  # Y_i and s_i copied once to the worker of X_i where persist put them elsewhere
+    if not threads:  # pragma: no cover - a cluster without workers: left to the graph path and its errors
+        return None, None
+    share = {w: -(-len(chunks) * t // sum(threads.values())) for w, t in threads.items()}
+    held: dict = {w: [] for w in threads}
+    excess = []
+    for i, home in enumerate(homes):
+        (held[home] if home in held and len(held[home]) < share[home] else excess).append(i)
+    for w in threads:
+        while excess and len(held[w]) < share[w]:
+            held[w].append(excess[-1])
+            homes[excess.pop()] = w
+    chunks = [
         tuple(
             f
-            if f is None or not home or home in holders.get(f.key, ())
+            if f is None or home in holders.get(f.key, ())
             else client.submit(_copy, f, workers=[home], allow_other_workers=True, pure=False)
             for f in c
         )
         for c, home in zip(chunks, homes)
     ]
     futures_wait([f for c in chunks for f in c if f is not None])
-    by_worker: dict = {}
-    for c, home in zip(chunks, homes):
-        by_worker.setdefault(home, []).append(c)
     groups = []
-    for worker, held in by_worker.items():
-        parts = min(len(held), max(1, threads.get(worker, 1)))
-        groups += [held[g * len(held) // parts : (g + 1) * len(held) // parts] for g in range(parts)]
+    for worker in threads:
+        mine = [c for c, home in zip(chunks, homes) if home == worker]
+        parts = min(len(mine), threads[worker])
+        groups += [(worker, mine[g * len(mine) // parts : (g + 1) * len(mine) // parts]) for g in range(parts)]
     return client, groups
 
 
@@ -309,7 +321,12 @@ class DaskSource(BlockSource):
 
         if self._groups is not None:
             client = self._client
-            parts = client.map(_group_part, self._groups, fn=func, args=args, combine=combine, pure=False)
+            parts = [
+                client.submit(
+                    _group_part, chunks, func, args, combine, workers=[w], allow_other_workers=True, pure=False
+                )
+                for w, chunks in self._groups
+            ]
             while len(parts) > FAN_IN:
                 parts = [
                     client.submit(_combine_all, combine, *parts[i : i + FAN_IN], pure=False)
