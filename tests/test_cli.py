@@ -1,4 +1,8 @@
-"""The gdlearn command end to end, in subprocesses, on real files."""
+"""The gdlearn command end to end, on real files.
+
+The installed console script and ``python -m gdlearn`` run in subprocesses (the README's first command, ``--help``,
+``--version``); the other commands call ``gdlearn.cli.main`` in this process as the script would (``tests/_cli.py``).
+"""
 
 import csv
 import json
@@ -8,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _cli import EXE, run
+from _cli import EXE, run, run_inprocess
 from sklearn.linear_model import LinearRegression as SkLinearRegression
 from sklearn.model_selection import train_test_split
 
@@ -29,7 +33,7 @@ def test_console_script_is_installed():
 
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 def test_train_housing_then_predict_csv(tmp_path):
-    proc = run("train", "housing", "--out", "m.json", cwd=tmp_path)
+    proc = run("train", "housing", "--out", "m.json", cwd=tmp_path)  # the README's first command, as installed
     out = proc.stdout
     for row in ("train loss J", "test loss J", "test R²", "test RMSE", "iterations", "converged"):
         assert row in out
@@ -38,7 +42,7 @@ def test_train_housing_then_predict_csv(tmp_path):
     assert not (tmp_path / "m.json.ckpt").exists()  # finished runs leave no checkpoint behind
 
     # the model file, read as text by 'gdlearn show', has the bundled feature names; R² equals scikit-learn's
-    assert json.loads(run("show", "m.json", cwd=tmp_path).stdout) == shown(tmp_path, "m.json")
+    assert json.loads(run_inprocess("show", "m.json", cwd=tmp_path).stdout) == shown(tmp_path, "m.json")
     meta = shown(tmp_path, "m.json")["header"]
     assert meta["kind"] == "LinearRegression" and len(meta["feature_names"]) == 12
     assert meta["params"]["checkpoint"] is None  # the run's checkpoint is not a setting of the model
@@ -54,7 +58,7 @@ def test_train_housing_then_predict_csv(tmp_path):
         w.writerow(["extra", *names[::-1]])
         for row in X_te[:5]:
             w.writerow([0, *row[::-1]])
-    run("predict", "m.json", "new.csv", "--out", "pred.csv", cwd=tmp_path)
+    run_inprocess("predict", "m.json", "new.csv", "--out", "pred.csv", cwd=tmp_path)
     with open(tmp_path / "pred.csv") as f:
         rows = list(csv.DictReader(f))
     model = gdlearn.load(tmp_path / "m.json")
@@ -69,9 +73,11 @@ def test_train_classification_csv_with_string_labels(tmp_path):
         w = csv.writer(f)
         w.writerow(["a", "b", "c", "kind"])
         w.writerows([[*x, lab] for x, lab in zip(X, labels)])
-    proc = run("train", "mail.csv", "--target", "kind", "--quiet", "--out", "m.json", "--l2", "1", cwd=tmp_path)
+    proc = run_inprocess(
+        "train", "mail.csv", "--target", "kind", "--quiet", "--out", "m.json", "--l2", "1", cwd=tmp_path
+    )
     assert "test accuracy" in proc.stdout and "training" not in proc.stderr  # --quiet: no bar
-    run("predict", "m.json", "mail.csv", "--out", "p.csv", cwd=tmp_path)
+    run_inprocess("predict", "m.json", "mail.csv", "--out", "p.csv", cwd=tmp_path)
     with open(tmp_path / "p.csv") as f:
         rows = list(csv.DictReader(f))
     assert set(rows[0]) == {"prediction", "proba_ham", "proba_spam"}
@@ -82,12 +88,12 @@ def test_train_classification_csv_with_string_labels(tmp_path):
 def test_task_override_and_no_test_split(tmp_path):
     with open(tmp_path / "d.csv", "w") as f:
         f.write("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40)))
-    proc = run("train", "d.csv", "--task", "regression", "--test-size", "0", "--quiet", cwd=tmp_path)
+    proc = run_inprocess("train", "d.csv", "--task", "regression", "--test-size", "0", "--quiet", cwd=tmp_path)
     assert "regression" in proc.stdout and "test R²" not in proc.stdout
 
 
 def test_solver_options_reach_the_estimator(tmp_path):
-    proc = run(
+    proc = run_inprocess(
         "train", "housing", "--solver", "adam", "--batch-size", "64", "--l2", "0.5", "--max-iter", "20",
         "--early-stopping", "--quiet", "--out", "m.json", cwd=tmp_path,
     )  # fmt: skip
@@ -98,17 +104,17 @@ def test_solver_options_reach_the_estimator(tmp_path):
 
 
 def test_help_reads_well(tmp_path):
-    top = run("--help", cwd=tmp_path).stdout
+    top = run("--help", cwd=tmp_path).stdout  # the installed script
     for command in ("train", "predict", "show", "sweep", "surface"):
         assert command in top
-    train = run("train", "--help", cwd=tmp_path).stdout
+    train = run_inprocess("train", "--help", cwd=tmp_path).stdout
     for option in ("--target", "--task", "--learning-rate", "--max-iter", "--tol", "--test-size", "--seed", "--out"):
         assert option in train
-    assert "gdlearn" in run("--version", cwd=tmp_path).stdout
+    assert "gdlearn" in run_inprocess("--version", cwd=tmp_path).stdout
 
 
 def test_errors_are_one_line_without_traceback(tmp_path):
-    proc = run("train", "nonexistent.csv", cwd=tmp_path, check=False)
+    proc = run_inprocess("train", "nonexistent.csv", cwd=tmp_path, check=False)
     assert proc.returncode == 2
     assert proc.stderr.startswith("gdlearn: error: ") and proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
@@ -121,7 +127,9 @@ def test_python_dash_m(entry, tmp_path):
 
 
 def test_l1_seed_and_plot_reach_the_fit(tmp_path):
-    run("train", "housing", "--l1", "50", "--seed", "3", "--quiet", "--out", "a.json", "--plot", "pics", cwd=tmp_path)
+    run_inprocess(
+        "train", "housing", "--l1", "50", "--seed", "3", "--quiet", "--out", "a.json", "--plot", "pics", cwd=tmp_path
+    )
     meta = shown(tmp_path, "a.json")
     assert meta["header"]["params"]["l1"] == 50.0 and meta["header"]["params"]["random_state"] == 3
     assert meta["header"]["fitted"]["solver_"] == "fista"  # auto with an L1 penalty
@@ -129,15 +137,15 @@ def test_l1_seed_and_plot_reach_the_fit(tmp_path):
     pictures = sorted(p.name for p in (tmp_path / "pics").iterdir())
     assert pictures and all((tmp_path / "pics" / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pictures)
     # the seed fixes the held-out split: the same seed, the same model; another seed, another one
-    run("train", "housing", "--l1", "50", "--seed", "3", "--quiet", "--out", "b.json", cwd=tmp_path)
-    run("train", "housing", "--l1", "50", "--seed", "4", "--quiet", "--out", "c.json", cwd=tmp_path)
+    run_inprocess("train", "housing", "--l1", "50", "--seed", "3", "--quiet", "--out", "b.json", cwd=tmp_path)
+    run_inprocess("train", "housing", "--l1", "50", "--seed", "4", "--quiet", "--out", "c.json", cwd=tmp_path)
     coef = {k: shown(tmp_path, f"{k}.json")["arrays"]["coef"]["values"] for k in "abc"}
     assert coef["a"] == coef["b"] and coef["a"] != coef["c"]
 
 
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names")
 def test_predict_to_standard_output(tmp_path):
-    run("train", "breast-cancer", "--l2", "1", "--quiet", "--out", "m.json", cwd=tmp_path)
+    run_inprocess("train", "breast-cancer", "--l2", "1", "--quiet", "--out", "m.json", cwd=tmp_path)
     from gdlearn import load
     from gdlearn.datasets import load_breast_cancer
 
@@ -147,7 +155,7 @@ def test_predict_to_standard_output(tmp_path):
         w.writerow(list(data.feature_names))
         for row in data.data[:7]:
             w.writerow([repr(float(v)) for v in row])
-    proc = run("predict", "m.json", "new.csv", cwd=tmp_path)
+    proc = run_inprocess("predict", "m.json", "new.csv", cwd=tmp_path)
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 8  # a header and one line per row, on standard output
     printed = [line.split(",")[0] for line in lines[1:]]

@@ -1,15 +1,18 @@
-"""End-to-end tests of ``gdlearn sweep`` and ``gdlearn surface`` (run as ``python -m gdlearn``)."""
+"""End-to-end tests of ``gdlearn sweep`` and ``gdlearn surface``, run by ``gdlearn.cli.main`` in this process.
+
+``tests/_cli.py`` runs it as the command would (working directory, terminal width, warnings, streams, exit status);
+``python -m gdlearn`` and the installed script are run as processes in ``tests/test_cli.py``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pytest
+from _cli import run_inprocess
 
 from gdlearn import LinearRegression
 from gdlearn._cli_plots import add_commands
@@ -19,19 +22,12 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def gdlearn(*args, cwd=None):
-    env = dict(os.environ, COLUMNS="120", MPLBACKEND="Agg")
-    return subprocess.run(
-        [sys.executable, "-m", "gdlearn", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env=env,
-    )
+    """``gdlearn *args`` (a ``CompletedProcess``: returncode, stdout, stderr), its success not asserted."""
+    return run_inprocess(*args, cwd=cwd or os.getcwd(), check=False, columns=120)
 
 
 def run_main(capsys, *args):
-    """``gdlearn.cli.main`` in this process (fast) for the error paths; returns (status, stdout, stderr)."""
+    """``gdlearn.cli.main`` called directly (no process set up around it); returns (status, stdout, stderr)."""
     from gdlearn.cli import main
 
     status = main([str(a) for a in args])

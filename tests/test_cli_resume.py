@@ -1,4 +1,8 @@
-"""Ctrl-C in the command line: a clean stop, a checkpoint, a resume hint, and a bit-identical resume."""
+"""Ctrl-C in the command line: a clean stop, a checkpoint, a resume hint, and a bit-identical resume.
+
+The interrupted run is the installed script in a subprocess (it receives the real SIGINT); the printed resume command
+and the uninterrupted run for comparison call ``gdlearn.cli.main`` in this process (``tests/_cli.py``).
+"""
 
 import os
 import shlex
@@ -7,7 +11,7 @@ import subprocess
 import time
 
 import numpy as np
-from _cli import EXE
+from _cli import EXE, run_inprocess
 
 import gdlearn
 from gdlearn.checkpoint import read_checkpoint
@@ -43,12 +47,10 @@ def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(tmp_path):
     # the printed command resumes the run
     argv = shlex.split(hint)
     assert argv[0] == "gdlearn"
-    done = subprocess.run([EXE, *argv[1:]], cwd=interrupted, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_inprocess(*argv[1:], cwd=interrupted)  # asserts status 0
     assert not (interrupted / "run.ckpt").exists()  # a finished run removes its checkpoint
 
-    full = subprocess.run([EXE, *ARGS], cwd=straight, capture_output=True, text=True, timeout=300)
-    assert full.returncode == 0, full.stderr
+    run_inprocess(*ARGS, cwd=straight)
     a, b = gdlearn.load(interrupted / "m.json"), gdlearn.load(straight / "m.json")
     assert np.array_equal(a.coef_, b.coef_) and a.intercept_ == b.intercept_  # exact: arrays stored byte for byte
     assert a.loss_curve_ == b.loss_curve_

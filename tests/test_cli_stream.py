@@ -1,8 +1,13 @@
-"""``gdlearn train`` streaming Parquet and CSV files, and on a Dask cluster, in subprocesses on real files."""
+"""``gdlearn train`` streaming Parquet and CSV files, and on a Dask cluster, on real files.
+
+The command runs in this process (``gdlearn.cli.main``, ``tests/_cli.py``), except on a Dask cluster: ``--dask local``
+starts a cluster, a subprocess' own.
+"""
 
 import numpy as np
 import pytest
 from _cli import run as run_cli
+from _cli import run_inprocess
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -13,7 +18,11 @@ from gdlearn.data import ParquetSource  # noqa: E402
 
 
 def run(*args, cwd, check=True):
-    return run_cli(*args, cwd=cwd, check=check, columns=160)  # the streaming table's wider rows
+    return run_inprocess(*args, cwd=cwd, check=check, columns=160)  # the streaming table's wider rows
+
+
+def run_process(*args, cwd, check=True):
+    return run_cli(*args, cwd=cwd, check=check, columns=160)
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +95,8 @@ def test_streaming_refuses_what_needs_memory(data):
 def test_train_on_a_local_dask_cluster(data):
     pytest.importorskip("distributed")
     df, d = data
-    proc = run("train", "trees.parquet", "--target", "kind", "--dask", "local", "--test-size", "0", "--out",
-               "dask.safetensors", "--quiet", cwd=d)  # fmt: skip
+    proc = run_process("train", "trees.parquet", "--target", "kind", "--dask", "local", "--test-size", "0", "--out",
+                       "dask.safetensors", "--quiet", cwd=d)  # fmt: skip
     assert "on Dask (local)" in " ".join(proc.stdout.split())
     want = LogisticRegression().fit(df[["a", "b", "c", "price"]].to_numpy(), df["kind"].to_numpy())
     np.testing.assert_allclose(load(d / "dask.safetensors").coef_, want.coef_, atol=1e-8)
