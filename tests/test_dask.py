@@ -5,7 +5,9 @@ the module.  Data are chunked unevenly (a chunk of 17 rows next to one of 333) a
 """
 
 import contextlib
+import os
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ distributed = pytest.importorskip("distributed")
 from gdlearn import LinearRegression, LogisticRegression  # noqa: E402
 from gdlearn.data.dask import DaskSource  # noqa: E402
 from gdlearn.data.source import ArraySource  # noqa: E402
-from gdlearn.losses import MultinomialLogLoss  # noqa: E402
+from gdlearn.losses import HalfSquaredError, MultinomialLogLoss  # noqa: E402
 
 ROWS = (50, 200, 17, 333)  # uneven row chunks
 M, P = sum(ROWS), 4
@@ -166,10 +168,20 @@ def test_one_small_graph_per_evaluation():
         assert size <= 8 * (P + 3) ** 2 + 200  # small: sums of the size of the parameters (or the Gram matrix)
 
 
+def held_chunks(client):
+    """{worker: the row counts of the chunks its gdlearn actors hold, one list per group (thread)}."""
+
+    def rows(dask_worker):
+        holders = [a for a in dask_worker.state.actors.values() if type(a).__name__ == "_ChunkHolder"]
+        return [[len(chunk[0]) for chunk in group] for h in holders for group in h.groups]
+
+    return client.run(rows)
+
+
 @pytest.mark.parametrize("on_one_worker", [False, True])
 @pytest.mark.parametrize("rows", [ROWS, (20,) * 28 + (40,)])
-def test_on_a_cluster_an_evaluation_is_one_task_per_worker_thread_where_its_chunks_are(client, rows, on_one_worker):
-    """No rows move: each worker thread adds the parts of the chunks its worker holds; only the sums come back.
+def test_on_a_cluster_each_worker_sums_the_chunks_it_holds_without_the_scheduler(client, rows, on_one_worker):
+    """No rows move and no task runs per evaluation: each worker's actor adds the parts of the chunks its worker holds.
 
     Chunks of X, Y and s that persist put apart are brought together once; all chunks on one worker are shared out.
     """
@@ -189,19 +201,20 @@ def test_on_a_cluster_an_evaluation_is_one_task_per_worker_thread_where_its_chun
         if on_one_worker:
             assert set(client.who_has(distributed.futures_of(arrays[0])).values()) == {(first,)}
         src = DaskSource(*arrays)
+        held = held_chunks(client)
         with distributed.get_task_stream(client) as stream:
             got = src.loss_sums(MultinomialLogLoss(), W, b)
             maxima = src.max_abs()
     for a, c in zip(got, ref.loss_sums(MultinomialLogLoss(), W, b)):
         np.testing.assert_allclose(a, c, rtol=1e-12)
     np.testing.assert_array_equal(maxima[0], abs(X).max(0))
-    tasks = stream.data
-    assert len(tasks) == 2 * 2  # two evaluations × (2 workers × 1 thread): whatever the number of chunks
-    assert {t["worker"] for t in tasks} == set(client.nthreads())
-    assert not [s for t in tasks for s in t["startstops"] if s["action"] == "transfer"]  # no chunk moved
+    assert stream.data == []  # two evaluations: no task, no transfer
+    assert sorted(n for groups in held.values() for g in groups for n in g) == sorted(rows)  # every chunk, once
+    share = -(-len(rows) // 2)
+    assert all(len(groups) == 1 and 1 <= len(groups[0]) <= share for groups in held.values())  # 1 thread each
 
 
-def test_a_worker_with_several_threads_gets_a_task_per_thread_and_unpersisted_data_a_graph():
+def test_a_worker_with_several_threads_sums_a_group_per_thread_and_unpersisted_data_take_a_graph():
     rng = np.random.default_rng(8)
     X, Y = rng.normal(size=(M, P)), rng.normal(size=(M, 2))
     W, b = rng.normal(size=(P, 2)), rng.normal(size=2)
@@ -210,17 +223,43 @@ def test_a_worker_with_several_threads_gets_a_task_per_thread_and_unpersisted_da
         with distributed.Client(cl) as c:
             Xd = da.from_array(X, chunks=(ROWS, (P,)))
             Yd = da.from_array(Y, chunks=(ROWS, (2,)))
-            for arrays, tasks in ((dask.persist(Xd, Yd), 3), ((dask.persist(Xd)[0], Yd), None)):
+            for arrays, persisted in ((dask.persist(Xd, Yd), True), ((dask.persist(Xd)[0], Yd), False)):
                 distributed.wait([a for a in arrays if distributed.futures_of(a)])
                 src = DaskSource(*arrays)
                 with distributed.get_task_stream(c) as stream:
                     got = src.curvature_sums(W, b)
                 for a, w in zip(got, want):
                     np.testing.assert_allclose(a, w, rtol=1e-12)
-                if tasks:  # 4 chunks on one worker of 3 threads: 3 tasks
-                    assert len(stream.data) == tasks
+                if persisted:  # 4 chunks on one worker of 3 threads: 3 groups, summed by the actor, no task
+                    (groups,) = held_chunks(c).values()
+                    assert sorted(map(len, groups)) == [1, 1, 2] and stream.data == []
                 else:  # Y not persisted: one graph with a task per chunk of X and of Y, and the additions
                     assert len(stream.data) > len(ROWS)
+                del src
+
+
+def test_a_lost_worker_falls_back_to_tasks_that_recompute_its_chunks():
+    rng = np.random.default_rng(9)
+    X, Y = rng.normal(size=(M, P)), rng.normal(size=(M, 1))
+    W, b = rng.normal(size=(P, 1)), rng.normal(size=1)
+    want = ArraySource(X, Y).loss_sums(HalfSquaredError(), W, b)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0", silence_logs=50) as cl:
+        with distributed.Client(cl) as c:
+            arrays = dask.persist(da.from_array(X, chunks=(ROWS, (P,))), da.from_array(Y, chunks=(ROWS, (1,))))
+            distributed.wait(arrays)
+            src = DaskSource(*arrays)
+            before = src.loss_sums(HalfSquaredError(), W, b)
+            lost = sorted(c.nthreads())[0]
+            with contextlib.suppress(Exception):  # the worker process dies: its chunks and its actor with it
+                c.run(os._exit, 1, workers=[lost])
+            while lost in c.nthreads():
+                time.sleep(0.05)
+            with distributed.get_task_stream(c) as stream:
+                after = src.loss_sums(HalfSquaredError(), W, b)
+    for a, x, w in zip(before, after, want):
+        np.testing.assert_allclose(a, w, rtol=1e-12)
+        np.testing.assert_allclose(x, w, rtol=1e-12)
+    assert stream.data  # the tasks' path
 
 
 @pytest.mark.filterwarnings("ignore::gdlearn.exceptions.ConvergenceWarning")

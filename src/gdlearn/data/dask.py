@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import sys
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -213,6 +214,30 @@ def _group_part(chunks, fn, args, combine):
     return functools.reduce(combine, (fn(X, Y, sw, *args) for X, Y, sw in chunks))
 
 
+class _ChunkHolder:
+    """A worker's groups of chunks, held by a Dask actor on that worker: evaluations without the scheduler.
+
+    An actor's method call goes from the client to its worker and back (two
+    messages), where a task goes through the scheduler both ways; the chunks are
+    the worker's own arrays (no copy).  One holder per worker; its groups (one
+    per worker thread) run on a pool of as many threads, since a worker runs an
+    actor's calls one at a time.
+    """
+
+    def __init__(self, groups) -> None:
+        self.groups = groups
+        self.pool = None
+
+    def reduce(self, fn, args, combine):
+        """``combine`` over every chunk of this worker of ``fn(X, Y, sw, *args)``."""
+        if len(self.groups) == 1:
+            return _group_part(self.groups[0], fn, args, combine)
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(len(self.groups), thread_name_prefix="gdlearn-chunks")
+        parts = self.pool.map(_group_part, self.groups, *zip(*[(fn, args, combine)] * len(self.groups)))
+        return functools.reduce(combine, parts)
+
+
 def _copy(a):
     return a
 
@@ -301,24 +326,46 @@ class DaskSource(BlockSource):
         ss = [None] * len(xs) if sample_weight is None else list(sample_weight.to_delayed().ravel())
         self._chunks = list(zip(xs, ys, ss))
         self._client, self._groups = _worker_groups(X, Y, sample_weight)
+        self._holders = None
+        if self._groups is not None:  # one actor per worker, holding that worker's groups
+            mine: dict = {}
+            for w, chunks in self._groups:
+                mine.setdefault(w, []).append(chunks)
+            try:
+                made = [
+                    self._client.submit(_ChunkHolder, g, workers=[w], allow_other_workers=True, actor=True, pure=False)
+                    for w, g in mine.items()
+                ]
+                self._holders = (made, [f.result() for f in made])
+            except Exception:  # pragma: no cover - a cluster that refuses actors: the tasks below
+                self._holders = None
         if weight_sum is None:
             weight_sum = float(self.n_samples if sample_weight is None else dask.compute(sample_weight.sum())[0])
         self.weight_sum = weight_sum
 
     def reduce(self, func, *args, combine=add_parts):
-        """``combine`` over the chunks of ``func(X, Y, sw, *args)``: one small graph per call.
+        """``combine`` over the chunks of ``func(X, Y, sw, *args)``: at most one small graph per call.
 
-        On a distributed cluster that holds the persisted chunks, one task per
-        worker thread runs ``func`` on the chunks its worker already holds and
+        On a distributed cluster that holds the persisted chunks, each worker
+        runs ``func`` on the chunks it already holds, one group per thread, and
         adds their parts (:func:`_worker_groups`): the parameters (``args``: a
-        few arrays of n floats) go out with those tasks, their partial results
-        come back and are combined here (in a tree of fan-in :data:`FAN_IN` on
-        the workers first, if there are more).  Otherwise (the threaded or
+        few arrays of n floats) go out, one partial result per worker comes back
+        and they are combined here.  The call goes to an actor per worker
+        (:class:`_ChunkHolder`), client to worker and back, without the
+        scheduler; if an actor fails (its worker lost), the same groups run as
+        tasks (one per group, combined in a tree of fan-in :data:`FAN_IN` on the
+        workers first if there are more), which recompute lost chunks.  Otherwise (the threaded or
         synchronous scheduler) one ``dask.compute`` of a graph with one task per
         chunk and the same tree of additions.
         """
         dask = _dask()
 
+        if self._holders is not None:
+            try:
+                calls = [holder.reduce(func, args, combine) for holder in self._holders[1]]
+                return functools.reduce(combine, [call.result() for call in calls])
+            except Exception:  # a worker lost, or func failed: the tasks recompute lost chunks (or raise again)
+                self._holders = None
         if self._groups is not None:
             client = self._client
             parts = [
