@@ -6,11 +6,12 @@ and all columns in it.  Each evaluation of J and ∇J runs the block function
 (the same kernel call an in-memory fit makes, e.g.
 :func:`gdlearn.kernels.loss_sums`) on every chunk and adds the parts down to
 one small result (Σ sℓ, Xᵀr, Σr): the parameters (n floats) go out, a few
-(p + 1)·k sums come back.  On a ``distributed`` cluster that is one task per
-worker thread over the chunks its worker holds (:func:`_worker_groups`), so an
-evaluation costs one round trip whatever the number of chunks; with a local
-scheduler, one graph of a task per chunk and a tree of additions (fan-in
-:data:`FAN_IN`).  Column statistics and the Gram matrix are reductions of the
+(p + 1)·k sums come back.  On a ``distributed`` cluster each worker sums the
+chunks it holds, one group per thread (:func:`_worker_groups`), in an actor
+that holds them (:class:`_ChunkHolder`), so an evaluation is one call per
+worker, client to worker and back, without the scheduler and whatever the
+number of chunks (tasks, if a worker is lost); with a local scheduler, one
+graph of a task per chunk and a tree of additions (fan-in :data:`FAN_IN`).  Column statistics and the Gram matrix are reductions of the
 same kind (:meth:`DaskSource.reduce`), so the whole fit is a handful of passes
 plus one pass per iteration, and the fitted model is an ordinary in-memory model.
 
