@@ -11,9 +11,10 @@ chunks it holds, one group per thread (:func:`_worker_groups`), in an actor
 that holds them (:class:`_ChunkHolder`), so an evaluation is one call per
 worker, client to worker and back, without the scheduler and whatever the
 number of chunks (tasks, if a worker is lost); with a local scheduler, one
-graph of a task per chunk and a tree of additions (fan-in :data:`FAN_IN`).  Column statistics and the Gram matrix are reductions of the
-same kind (:meth:`DaskSource.reduce`), so the whole fit is a handful of passes
-plus one pass per iteration, and the fitted model is an ordinary in-memory model.
+graph of a task per chunk and a tree of additions (fan-in :data:`FAN_IN`).
+Column statistics and the Gram matrix are reductions of the same kind
+(:meth:`DaskSource.reduce`), so the whole fit is a handful of passes plus one
+pass per iteration, and the fitted model is an ordinary in-memory model.
 
 Mini-batch solvers take one chunk at a time to the client, in a seeded
 shuffled order each epoch, and step through its rows there (as a file's record
