@@ -327,3 +327,16 @@ def test_missing_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask", None)
     with pytest.raises(ImportError, match=r"gdlearn\[dask\]"):
         DaskTable(np.ones((3, 2)), np.ones(3), None, estimator="LinearRegression", classifier=False)
+
+
+def test_classes_given_up_front_on_dask_equal_the_in_memory_partial_fit():
+    """partial_fit(..., classes=) on Dask: one epoch over the chunks, the model of the same rows in memory."""
+    X, y, sw = problem("multiclass", seed=10)
+    params = dict(solver="gd", random_state=3)  # one full-batch step per call: the same on both
+    want = LogisticRegression(**params).partial_fit(X, y, sample_weight=sw, classes=[0, 1, 2, 7])
+    with dask.config.set(scheduler="synchronous"):
+        Xd, yd, swd = chunked(X, y, sw)
+        got = LogisticRegression(**params).partial_fit(Xd, yd, sample_weight=swd, classes=[0, 1, 2, 7])
+    np.testing.assert_array_equal(got.classes_, [0, 1, 2, 7])
+    assert got.coef_.shape == (4, P)
+    np.testing.assert_allclose(got.coef_, want.coef_, atol=1e-12)
