@@ -236,8 +236,7 @@ class _ChunkHolder:
             return _group_part(self.groups[0], fn, args, combine)
         if self.pool is None:
             self.pool = ThreadPoolExecutor(len(self.groups), thread_name_prefix="gdlearn-chunks")
-        parts = self.pool.map(_group_part, self.groups, *zip(*[(fn, args, combine)] * len(self.groups)))
-        return functools.reduce(combine, parts)
+        return functools.reduce(combine, self.pool.map(lambda g: _group_part(g, fn, args, combine), self.groups))
 
 
 def _copy(a):
@@ -328,19 +327,19 @@ class DaskSource(BlockSource):
         ss = [None] * len(xs) if sample_weight is None else list(sample_weight.to_delayed().ravel())
         self._chunks = list(zip(xs, ys, ss))
         self._client, self._groups = _worker_groups(X, Y, sample_weight)
-        self._holders = None
-        if self._groups is not None:  # one actor per worker, holding that worker's groups
+        self._actors = None  # one per worker, holding that worker's groups (their futures keep them alive)
+        if self._groups is not None:
             mine: dict = {}
             for w, chunks in self._groups:
                 mine.setdefault(w, []).append(chunks)
             try:
-                made = [
+                self._actor_futures = [
                     self._client.submit(_ChunkHolder, g, workers=[w], allow_other_workers=True, actor=True, pure=False)
                     for w, g in mine.items()
                 ]
-                self._holders = (made, [f.result() for f in made])
+                self._actors = [f.result() for f in self._actor_futures]
             except Exception:  # pragma: no cover - a cluster that refuses actors: the tasks below
-                self._holders = None
+                self._actors = None
         if weight_sum is None:
             weight_sum = float(self.n_samples if sample_weight is None else dask.compute(sample_weight.sum())[0])
         self.weight_sum = weight_sum
@@ -356,18 +355,18 @@ class DaskSource(BlockSource):
         (:class:`_ChunkHolder`), client to worker and back, without the
         scheduler; if an actor fails (its worker lost), the same groups run as
         tasks (one per group, combined in a tree of fan-in :data:`FAN_IN` on the
-        workers first if there are more), which recompute lost chunks.  Otherwise (the threaded or
-        synchronous scheduler) one ``dask.compute`` of a graph with one task per
-        chunk and the same tree of additions.
+        workers first if there are more), which recompute lost chunks.
+        Otherwise (the threaded or synchronous scheduler) one ``dask.compute`` of
+        a graph with one task per chunk and the same tree of additions.
         """
         dask = _dask()
 
-        if self._holders is not None:
+        if self._actors is not None:
             try:
-                calls = [holder.reduce(func, args, combine) for holder in self._holders[1]]
+                calls = [actor.reduce(func, args, combine) for actor in self._actors]
                 return functools.reduce(combine, [call.result() for call in calls])
             except Exception:  # a worker lost, or func failed: the tasks recompute lost chunks (or raise again)
-                self._holders = None
+                self._actors = None
         if self._groups is not None:
             client = self._client
             parts = [
