@@ -28,7 +28,7 @@ M, P = sum(ROWS), 4
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, silence_logs=50
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0", silence_logs=50
     )
     client = distributed.Client(cluster, set_as_default=False)
     yield client
@@ -168,14 +168,17 @@ def test_one_small_graph_per_evaluation():
         assert size <= 8 * (P + 3) ** 2 + 200  # small: sums of the size of the parameters (or the Gram matrix)
 
 
-def held_chunks(client):
-    """{worker: the row counts of the chunks its gdlearn actors hold, one list per group (thread)}."""
+def held_chunks(client, src):
+    """{worker: the row counts of the chunks that ``src``'s actors hold there, one list per group (thread)}.
 
-    def rows(dask_worker):
-        holders = [a for a in dask_worker.state.actors.values() if type(a).__name__ == "_ChunkHolder"]
+    Only ``src``'s own actors: those of a source from an earlier test on the shared cluster may not be released yet.
+    """
+
+    def rows(keys, dask_worker):
+        holders = [dask_worker.state.actors[k] for k in keys if k in dask_worker.state.actors]
         return [[len(chunk[0]) for chunk in group] for h in holders for group in h.groups]
 
-    return client.run(rows)
+    return client.run(rows, [f.key for f in src._actor_futures])
 
 
 @pytest.mark.parametrize("on_one_worker", [False, True])
@@ -201,7 +204,7 @@ def test_on_a_cluster_each_worker_sums_the_chunks_it_holds_without_the_scheduler
         if on_one_worker:
             assert set(client.who_has(distributed.futures_of(arrays[0])).values()) == {(first,)}
         src = DaskSource(*arrays)
-        held = held_chunks(client)
+        held = held_chunks(client, src)
         with distributed.get_task_stream(client) as stream:
             got = src.loss_sums(MultinomialLogLoss(), W, b)
             maxima = src.max_abs()
@@ -231,7 +234,7 @@ def test_a_worker_with_several_threads_sums_a_group_per_thread_and_unpersisted_d
                 for a, w in zip(got, want):
                     np.testing.assert_allclose(a, w, rtol=1e-12)
                 if persisted:  # 4 chunks on one worker of 3 threads: 3 groups, summed by the actor, no task
-                    (groups,) = held_chunks(c).values()
+                    (groups,) = held_chunks(c, src).values()
                     assert sorted(map(len, groups)) == [1, 1, 2] and stream.data == []
                 else:  # Y not persisted: one graph with a task per chunk of X and of Y, and the additions
                     assert len(stream.data) > len(ROWS)
