@@ -1,28 +1,22 @@
 """``gdlearn train`` streaming Parquet and CSV files, and on a Dask cluster, on real files.
 
-The command runs in this process (``gdlearn.cli.main``, ``tests/_cli.py``), except on a Dask cluster: ``--dask local``
-starts a cluster, a subprocess' own.
+The command runs in this process (``gdlearn.cli.main``, ``tests/_cli.py``); ``--dask local`` starts (and closes) a
+real ``LocalCluster`` of worker processes from it, as the command would from its own process.
 """
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
-from _cli import run as run_cli
 from _cli import run_inprocess
 
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
-pd = pytest.importorskip("pandas")
-
-from gdlearn import LinearRegression, LogisticRegression, load  # noqa: E402
-from gdlearn.data import ParquetSource  # noqa: E402
+from gdlearn import LinearRegression, LogisticRegression, load
+from gdlearn.data import ParquetSource
 
 
 def run(*args, cwd, check=True):
     return run_inprocess(*args, cwd=cwd, check=check, columns=160)  # the streaming table's wider rows
-
-
-def run_process(*args, cwd, check=True):
-    return run_cli(*args, cwd=cwd, check=check, columns=160)
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +87,9 @@ def test_streaming_refuses_what_needs_memory(data):
 
 
 def test_train_on_a_local_dask_cluster(data):
-    pytest.importorskip("distributed")
     df, d = data
-    proc = run_process("train", "trees.parquet", "--target", "kind", "--dask", "local", "--test-size", "0", "--out",
-                       "dask.safetensors", "--quiet", cwd=d)  # fmt: skip
+    proc = run("train", "trees.parquet", "--target", "kind", "--dask", "local", "--test-size", "0", "--out",
+               "dask.safetensors", "--quiet", cwd=d)  # fmt: skip
     assert "on Dask (local)" in " ".join(proc.stdout.split())
     want = LogisticRegression().fit(df[["a", "b", "c", "price"]].to_numpy(), df["kind"].to_numpy())
     np.testing.assert_allclose(load(d / "dask.safetensors").coef_, want.coef_, atol=1e-8)

@@ -9,17 +9,18 @@ import os
 import sys
 import time
 
+import dask
+import dask.array as da
+import dask.dataframe as dd
+import distributed
 import numpy as np
+import pandas as pd
 import pytest
 
-dask = pytest.importorskip("dask")
-da = pytest.importorskip("dask.array")
-distributed = pytest.importorskip("distributed")
-
-from gdlearn import LinearRegression, LogisticRegression  # noqa: E402
-from gdlearn.data.dask import DaskSource  # noqa: E402
-from gdlearn.data.source import ArraySource  # noqa: E402
-from gdlearn.losses import HalfSquaredError, MultinomialLogLoss  # noqa: E402
+from gdlearn import LinearRegression, LogisticRegression
+from gdlearn.data.dask import DaskSource
+from gdlearn.data.source import ArraySource
+from gdlearn.losses import HalfSquaredError, MultinomialLogLoss
 
 ROWS = (50, 200, 17, 333)  # uneven row chunks
 M, P = sum(ROWS), 4
@@ -109,8 +110,6 @@ def test_lbfgs_and_l2_on_the_cluster(client):
 
 
 def test_data_frames_and_text_labels():
-    pd = pytest.importorskip("pandas")
-    dd = pytest.importorskip("dask.dataframe")
     X, y, _ = problem("multiclass", seed=2)
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(label=np.array(["cat", "dog", "eel"])[y])
     want = LogisticRegression(tol=1e-10).fit(frame[["a", "b", "c", "d"]], frame["label"])
