@@ -23,6 +23,8 @@ from hypothesis import settings  # noqa: E402
 
 matplotlib.use("Agg")
 
+pytest_plugins = ["pytester"]  # tests/test_lint.py runs the suite's conftest on a test that skips
+
 # Property tests explore new inputs on every local run (that is how the fuzzers keep finding
 # bugs); CI (CI set in the environment) replays a fixed sequence, so a landing never depends on luck.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
@@ -72,3 +74,29 @@ def _outside_the_repository(_working_directories, monkeypatch):
     repository; tests name the repository's files by absolute path. (``tempfile.mkdtemp``: a numbered
     ``tmp_path_factory.mktemp`` lists every directory made before it, a cost that grows with each test.)"""
     monkeypatch.chdir(tempfile.mkdtemp(prefix="test-", dir=_working_directories))
+
+
+# A skipped test did not run: the run fails on any skip, so that a missing dependency or a broken install cannot
+# pass as green (the suite has no skip markers; this catches the ones a dependency or a platform would raise).
+_SKIPPED: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _SKIPPED.append(report.nodeid)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _SKIPPED:
+        terminalreporter.write_line(
+            f"{len(_SKIPPED)} test(s) skipped, which fails the run: a skip hides what did not run. "
+            'Install the test extra (pip install -e ".[test]") and Debian\'s chromium, or fix the cause:',
+            red=True,
+        )
+        for nodeid in _SKIPPED:
+            terminalreporter.write_line(f"  {nodeid}", red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _SKIPPED and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,3 +37,15 @@ def test_public_api_has_docstrings_and_annotations():
             assert "Parameters" in doc or "Returns" in doc, f"{cls.__name__}.{meth} lacks numpydoc sections"
     sig = inspect.signature(gdlearn.check_gradient)
     assert sig.return_annotation != inspect.Signature.empty
+
+
+def test_a_skipped_test_fails_the_run(pytester):
+    """The suite's own conftest turns a skip (here a missing module) into a failed run that names the test."""
+    pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
+    needs = "import pytest\n\ndef test_needs():\n    pytest.importorskip('no_such_module_gd')\n\n"
+    pytester.makepyfile(test_skips=needs + "def test_runs():\n    pass\n")
+    skipped = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:xdist")
+    assert skipped.ret == pytest.ExitCode.TESTS_FAILED
+    skipped.stdout.fnmatch_lines(["*1 test(s) skipped, which fails the run*", "*test_skips.py::test_needs*"])
+    ran = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:xdist", "-k", "test_runs")
+    assert ran.ret == pytest.ExitCode.OK and "skipped, which fails" not in ran.stdout.str()
