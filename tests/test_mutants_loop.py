@@ -1712,3 +1712,38 @@ def test_adapt_step_shrinks_the_automatic_step_for_larger_rows_only():
     s.spec = OptimizerSpec("lbfgs")  # no schedule: no step to adapt
     adapt_step(s, objective, chunk, cfg)
     assert s.extra["row_lipschitz"] == 5.0
+
+
+def test_a_snapshot_shares_no_mutable_part_with_the_state_it_copies():
+    """The loop goes on from a snapshot; the state it came from (a model's, kept if the fit fails) stays as it was."""
+    import warnings
+
+    from gdlearn import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(120, 3)), rng.integers(0, 2, 120)
+    model = LogisticRegression(solver="adam", batch_size=16, early_stopping=True, max_iter=6, record_path=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        state = model.fit(X, y)._session.state
+    copy = state.snapshot()
+    assert np.array_equal(copy.theta, state.theta) and copy.iteration == state.iteration
+    assert copy.history == state.history and copy.rules.keys() == state.rules.keys()
+    assert all(a is b for a, b in zip(copy.path, state.path))  # entries never changed in place: shared
+    before = {name: list(values) for name, values in state.history.items()}, len(state.path)
+    copy.theta += 1.0
+    for values in copy.history.values():
+        values.append(0.5)
+    copy.path.append(copy.theta)
+    copy.rules["early_stopping"]["best_theta"] += 1.0
+    copy.rules["plateau"]["count"] = -1
+    for slot in copy.opt_state["adam"].values():
+        if isinstance(slot, np.ndarray):
+            slot += 1.0
+    fresh = model._session.state
+    assert fresh is state and ({k: list(v) for k, v in state.history.items()}, len(state.path)) == before
+    assert not np.array_equal(copy.theta, state.theta) and state.rules["plateau"]["count"] != -1
+    assert not np.array_equal(copy.rules["early_stopping"]["best_theta"], state.rules["early_stopping"]["best_theta"])
+    for name, slot in copy.opt_state["adam"].items():
+        if isinstance(slot, np.ndarray):
+            assert not np.array_equal(slot, state.opt_state["adam"][name]), name

@@ -49,8 +49,21 @@ class SolverState:
     stopped: str | None = None
 
     def snapshot(self) -> SolverState:
-        """A deep copy, safe to store while the loop goes on."""
-        return copy.deepcopy(self)
+        """A copy that the loop can go on from while this state stays as it was (a fit that fails loses nothing).
+
+        The records that grow by one entry an iteration (``history``'s numbers, ``path``'s arrays, never changed in
+        place) get new lists holding the same entries; the rest is copied deeply.  A deep copy of the records cost
+        every ``partial_fit`` call time in proportion to all the calls before it.
+        """
+        return SolverState(
+            theta=self.theta.copy(),
+            opt_state=copy.deepcopy(self.opt_state),
+            iteration=self.iteration,
+            history={name: list(values) for name, values in self.history.items()},
+            path=None if self.path is None else list(self.path),
+            rules=copy.deepcopy(self.rules),
+            stopped=self.stopped,
+        )
 
 
 @dataclass
