@@ -142,7 +142,7 @@ class GradientDescentModel(BaseEstimator):
 
     # ------------------------------------------------------------- helpers
     def _config(self) -> training.Config:
-        return training.Config.from_params(self.get_params(deep=False))
+        return training.Config.from_params(_ParamsOf(self))
 
     def _seed(self) -> int:
         if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
@@ -581,3 +581,14 @@ class GradientDescentModel(BaseEstimator):
 
 
 GradientDescentModel.__doc__ = "Base of the gdlearn estimators." + COMMON_PARAMS_DOC
+
+
+class _ParamsOf:
+    """``estimator.get_params(deep=False)[name]``, read by ``getattr`` as ``get_params`` does, without its inspection
+    of ``__init__``'s signature (0.2 ms, a quarter of a small ``partial_fit`` call)."""
+
+    def __init__(self, estimator):
+        self._estimator = estimator
+
+    def __getitem__(self, name: str):
+        return getattr(self._estimator, name)
