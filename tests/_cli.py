@@ -10,6 +10,7 @@ import contextlib
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import traceback
@@ -17,6 +18,16 @@ import warnings
 from pathlib import Path
 
 EXE = shutil.which("gdlearn") or str(Path(sys.executable).parent / "gdlearn")
+
+
+def interruptible() -> None:
+    """``preexec_fn`` of a child that a test interrupts with SIGINT: the signal back to its default action.
+
+    A shell starts a background command (``pytest &``, a CI step's ``… &``) with SIGINT ignored, and children inherit
+    that; a Python child then never raises ``KeyboardInterrupt``, the signal is lost, and the test waits out its
+    timeout for a run that does not stop.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run(*args, cwd, check=True, columns=120):

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _cli import interruptible
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
@@ -419,9 +420,14 @@ except FitInterrupted as exc:
 
 def _child_at_iteration(ckpt, how, at_least):
     """A child process training with a checkpoint, once the file holds ``at_least`` iterations (the signal)."""
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(ckpt), how], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job starts: SIGINT ignored,
+    try:  # which the child would inherit but for interruptible()
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(ckpt), how], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            preexec_fn=interruptible,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 60
     while not (ckpt.exists() and saved_iteration(ckpt) >= at_least):  # never partial: atomic writes
         assert child.poll() is None, child.stderr.read().decode()

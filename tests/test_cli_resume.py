@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import numpy as np
-from _cli import EXE, run_inprocess
+from _cli import EXE, interruptible, run_inprocess
 
 import gdlearn
 from gdlearn.checkpoint import read_checkpoint
@@ -30,8 +30,9 @@ def test_ctrl_c_saves_checkpoint_and_resume_matches_uninterrupted_run(tmp_path):
     straight.mkdir()
 
     proc = subprocess.Popen(
-        [EXE, *ARGS, *ENDLESS], cwd=interrupted, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+        [EXE, *ARGS, *ENDLESS], cwd=interrupted, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=interruptible,  # receives SIGINT even when this process was started with it ignored
+    )  # fmt: skip
     # the signal to interrupt: a checkpoint of at least 200 iterations exists (written atomically, so never partial)
     deadline = time.monotonic() + 120
     while not (
