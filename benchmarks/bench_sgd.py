@@ -12,6 +12,11 @@ Two parts (both by default):
              scikit-learn's unpenalised LogisticRegression at tol 1e-12.  The rows for other
              defaults (no averaging, decaying steps, the uniform average) are the measurements
              behind the choice in docs/optimizers.md ("Mini-batch defaults").
+``--calls``  the time of one ``partial_fit`` call on a 100-row chunk (p = 20, ``batch_size=32``: 4 steps), the
+             median over calls 1-500 and over the last 500 of ``--n-calls`` (5,000), for gdlearn at its
+             mini-batch defaults and for SGDRegressor / SGDClassifier(loss="log_loss"), whose
+             ``partial_fit`` takes one pass over the chunk: the fixed cost a call pays, and whether it
+             grows with the calls before it.
 ``--timing`` time to the test loss that SGDRegressor() / SGDClassifier(loss="log_loss") reach at their
              defaults (scikit-learn's default classifier loss is the hinge, which has no log loss),
              on m = 1,000,000 × n = 100 generated rows (``--m`` to change), with 20% held out:
@@ -19,7 +24,7 @@ Two parts (both by default):
              fewest epochs whose test loss reaches the peer's (found untimed beforehand).  Each fit
              timed whole, in rounds after a warm-up round; medians of ``--reps`` rounds (3).
 
-Run ``python benchmarks/bench_sgd.py`` (about 6 minutes on 2 cores), one part, or ``--quick``.
+Run ``python benchmarks/bench_sgd.py`` (about 7 minutes on 2 cores), one part, or ``--quick``.
 """
 
 from __future__ import annotations
@@ -205,10 +210,38 @@ def _timing_rows(task: str, X, y, cut: int, reps: int) -> list[list]:
     return out
 
 
+def calls(n_calls: int) -> None:
+    X, ys = generated(5_000, 20, seed=2)  # 50 chunks of 100 rows, taken in turn
+    rows = []
+    for task in ("regression", "binary", "three classes"):
+        y = ys[task]
+        kw = {} if task == "regression" else {"classes": np.unique(y)}
+        peer = SGDRegressor if task == "regression" else lambda **k: SGDClassifier(loss="log_loss", **k)
+        medians = {}
+        models = {"gdlearn": estimator(task, batch_size=32, random_state=0), "peer": peer(random_state=0)}
+        for name, model in models.items():
+            per_call = []
+            for i in range(n_calls):
+                chunk = slice(100 * (i % 50), 100 * (i % 50) + 100)
+                t0 = time.perf_counter()
+                model.partial_fit(X[chunk], y[chunk], **kw)
+                per_call.append(time.perf_counter() - t0)
+            medians[name] = (float(np.median(per_call[:500])), float(np.median(per_call[-500:])))
+        for name, (early, late) in medians.items():
+            label = name if name == "gdlearn" else type(peer()).__name__
+            rows.append([task, label, f"{1e3 * early:.3f}", f"{1e3 * late:.3f}", f"{late / early:.2f}"])
+            rows[-1].append(f"{late / medians['peer'][1]:.1f}")
+    print(f"\n**One partial_fit call** on 100 rows × 20, medians over calls 1-500 and {n_calls - 499:,}-{n_calls:,}\n")
+    head = ["task", "estimator", "ms, calls 1-500", "ms, last 500", "last ÷ first", "÷ peer (last)"]
+    print(markdown_table(head, rows, right={2, 3, 4, 5}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--timing", action="store_true")
+    ap.add_argument("--calls", action="store_true")
+    ap.add_argument("--n-calls", type=int, default=5_000)
     ap.add_argument("--variants", default="all", help="'all' or 'default' (the convergence table's rows)")
     ap.add_argument("--m", type=int, default=1_000_000)
     ap.add_argument("--reps", type=int, default=3)
@@ -216,12 +249,14 @@ def main() -> None:
     add_wait_quiet(ap)
     args = ap.parse_args()
     if args.quick:
-        args.variants, args.m, args.reps = "default", 50_000, 1
+        args.variants, args.m, args.reps, args.n_calls = "default", 50_000, 1, 1_000
     apply_wait_quiet(args)
-    both = not (args.table or args.timing)
+    both = not (args.table or args.timing or args.calls)
     print("\n".join(machine_lines()))
     if args.table or both:
         table(list(VARIANTS) if args.variants == "all" else [next(iter(VARIANTS))])
+    if args.calls or both:
+        calls(args.n_calls)
     if args.timing or both:
         timing(args.m, args.reps)
 

@@ -58,7 +58,7 @@ def test_elastic_net(alpha, l1_ratio):
 def test_logistic_l1_matches_sklearn(breast_cancer_std):
     X, y = breast_cancer_std
     C = 0.5
-    ours = LogisticRegression(l1=1 / C, tol=1e-10, max_iter=20_000).fit(X, y)
+    ours = LogisticRegression(l1=1 / C, tol=1e-9, max_iter=20_000).fit(X, y)  # 6e-7 from saga at 1e-12
     ref = SkLogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=1e-12, max_iter=100_000).fit(X, y)
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(ours.coef_ == 0, ref.coef_ == 0)
