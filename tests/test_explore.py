@@ -16,7 +16,6 @@ import warnings
 
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright  # a test dependency (the test extra): missing must fail, not skip
 
 import gdlearn
 from gdlearn import LinearRegression, LogisticRegression
@@ -33,6 +32,8 @@ def browser():
             "or set GDLEARN_CHROMIUM to a Chromium executable. .ci/run installs it.",
             pytrace=False,
         )
+    from playwright.sync_api import sync_playwright  # the test extra: missing fails (imported here, not at collection)
+
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         yield b

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbclient  # required test dependencies (the test extra): a missing one must fail, not skip
-import nbformat
+import nbformat  # required test dependencies (the test extra): a missing one must fail, not skip
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "learning-through-gradient-descent.ipynb"
@@ -22,6 +21,8 @@ def test_notebook_is_committed_without_outputs():
 
 @pytest.mark.slow
 def test_notebook_runs_without_errors(tmp_path):
+    import nbclient  # imported here: only the worker that runs the notebook pays for it
+
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
