@@ -223,8 +223,8 @@ class MultinomialLogLoss(Loss):
     def sum_and_residual(self, y, z, sample_weight=None, need_residual=True):
         # one exponential for both: with s = z − max_k z and e = e^s (1 at the largest score, the other classes'
         # sum q), ℓ = log(1 + q) − yᵀs (as Σ_k y_k = 1; log1p keeps the tiny losses of confident right answers)
-        # and softmax(z) = e/(1 + q).  SciPy's logsumexp and softmax, one call each, cost more than the arithmetic
-        # at a mini-batch's size.
+        # and softmax(z) = e/Σ_k e_k, that sum taken again in softmax's order (1 + q rounds differently).  SciPy's
+        # logsumexp and softmax, one call each, cost more than the arithmetic at a mini-batch's size.
         rows, top = np.arange(z.shape[0]), np.argmax(z, axis=1)
         z -= z[rows, top][:, None]
         e = np.exp(z)
